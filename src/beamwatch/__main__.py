@@ -1,0 +1,3 @@
+from beamwatch.cli import main
+
+raise SystemExit(main())

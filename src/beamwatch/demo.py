@@ -1,0 +1,72 @@
+"""Demo mode: a simulated beamline feeding the server through the HTTP client.
+
+The RunEngine runs in its own thread and publishes with
+:class:`beamwatch.client.Publisher` -- the same ingest path a real beamline
+uses. ``POST /api/v1/demo/scans`` starts a scan on demand (demo mode only).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel
+
+log = logging.getLogger(__name__)
+
+
+class ScanRequest(BaseModel):
+    kind: str = "snake_grid"
+
+
+router = APIRouter(prefix="/api/v1/demo", tags=["demo"])
+
+
+@router.post("/scans", status_code=202, summary="Start a simulated scan (demo mode only)")
+async def launch(req: ScanRequest, request: Request):
+    demo: Demo = request.app.state.demo
+    if req.kind not in demo.kinds:
+        raise HTTPException(422, f"unknown scan kind {req.kind!r}; choose one of {', '.join(demo.kinds)}")
+    demo.launch(req.kind)
+    return {"queued": req.kind}
+
+
+class Demo:
+    def __init__(self, settings, loop: bool):
+        from beamwatch.client import Publisher
+        from beamwatch.sources.simulated import SimulatedBeamline
+
+        self.data_dir = (settings.data_dir / "demo").resolve()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.publisher = Publisher(f"http://127.0.0.1:{settings.port}")
+        self.beamline = SimulatedBeamline(self.data_dir, self.publisher)
+        self.kinds = tuple(self.beamline.SCAN_KINDS)
+        self.stop = threading.Event()
+        self.loop = loop
+
+    def start(self) -> None:
+        if self.loop:
+            threading.Thread(target=self.beamline.run_forever, args=(self.stop,), name="demo-loop",
+                             daemon=True).start()
+
+    def launch(self, kind: str) -> None:
+        threading.Thread(target=self._run_one, args=(kind,), name=f"demo-{kind}", daemon=True).start()
+
+    def _run_one(self, kind: str) -> None:
+        try:
+            self.beamline.run(kind)
+        except Exception:
+            log.exception("demo scan %s failed", kind)
+
+
+def install(app, settings, loop: bool = True) -> None:
+    demo = Demo(settings, loop)
+    settings.data_roots.append(demo.data_dir)
+    app.state.demo = demo
+    app.include_router(router)
+
+    async def _start(app, core):
+        demo.start()
+
+    app.state.startup_hooks.append(_start)

@@ -1,0 +1,1 @@
+"""server/: FastAPI application (REST + websockets) over the core."""
