@@ -1,0 +1,246 @@
+import {
+  ColorMap, DomainWidget, HeatmapVis, LineVis, ScaleType, ScatterVis, getDomain,
+  type ColorScaleType, type CustomDomain, type Domain,
+} from '@h5web/lib';
+import ndarray from 'ndarray';
+import { useMemo, useState } from 'react';
+import { MapBuilder, cellEdges, type GridSpec } from '../lib/grid';
+import { normalise } from '../lib/plotdefaults';
+import type { RunState } from '../lib/runstate';
+import { stats } from '../stats';
+
+const COLORMAPS: ColorMap[] = ['Viridis', 'Inferno', 'Magma', 'Plasma', 'Cividis', 'Greys', 'RdBu', 'Turbo'] as ColorMap[];
+const isBad = (v: number) => !Number.isFinite(v);
+
+function safeDomain(values: ArrayLike<number>, scale: ColorScaleType = ScaleType.Linear): Domain {
+  const d = getDomain(values as any, { scaleType: scale, ignoreValue: isBad });
+  if (!d) return scale === ScaleType.Log ? [1, 10] : [0, 1];
+  if (d[0] === d[1]) return [d[0] - 0.5 * (Math.abs(d[0]) || 1), d[1] + 0.5 * (Math.abs(d[1]) || 1)];
+  return d;
+}
+
+function histogram(values: Float64Array, domain: Domain, nbins = 40): { values: Float64Array; bins: Float64Array } {
+  const [a, b] = domain;
+  const counts = new Float64Array(nbins);
+  const bins = new Float64Array(nbins + 1);
+  for (let k = 0; k <= nbins; k++) bins[k] = a + ((b - a) * k) / nbins;
+  for (const v of values) {
+    if (!Number.isFinite(v)) continue;
+    const k = Math.min(nbins - 1, Math.max(0, Math.floor(((v - a) / (b - a)) * nbins)));
+    counts[k]++;
+  }
+  return { values: counts, bins };
+}
+
+function xValues(st: RunState, x: string): { values: Float64Array | undefined; label: string } {
+  const col = st.primary.get(x);
+  if (x === 'time' && col) {
+    const t0 = (st.start?.time as number) ?? col[0];
+    return { values: col.map((t) => t - t0), label: 'time since start (s)' };
+  }
+  if (x === 'seq_num') return { values: col, label: 'point number' };
+  return { values: col, label: withUnits(st, x) };
+}
+
+function withUnits(st: RunState, field: string): string {
+  for (const d of st.descriptors) {
+    const u = d.data_keys?.[field]?.units;
+    if (u) return `${field} (${u})`;
+  }
+  return field;
+}
+
+export function LinePanels({ st, fields, defaultX, defaultYs }: { st: RunState; fields: string[]; defaultX: string; defaultYs: string[] }) {
+  const [xSel, setX] = useState<string | null>(null);
+  const [ySel, setYs] = useState<string[] | null>(null);
+  const [monitor, setMonitor] = useState('');
+  const [log, setLog] = useState(false);
+  const x = xSel ?? defaultX;
+  const ys = (ySel ?? defaultYs).filter((f) => fields.includes(f));
+  const { values: xv, label: xlabel } = xValues(st, x);
+  const mon = monitor ? st.primary.get(monitor) : undefined;
+  const toggle = (f: string) => setYs(ys.includes(f) ? ys.filter((y) => y !== f) : [...ys, f]);
+
+  return (
+    <section className="panel lines" data-testid="line-panels">
+      <div className="panel-head controls">
+        <h2>Plots</h2>
+        <label>x <select value={x} onChange={(e) => setX(e.target.value)} data-testid="x-select">
+          {['seq_num', 'time', ...fields].map((f) => <option key={f} value={f}>{f === 'seq_num' ? 'point number' : f}</option>)}
+        </select></label>
+        <label>normalise by <select value={monitor} onChange={(e) => setMonitor(e.target.value)} data-testid="monitor-select">
+          <option value="">—</option>
+          {fields.map((f) => <option key={f} value={f}>{f}</option>)}
+        </select></label>
+        <label><input type="checkbox" checked={log} onChange={(e) => setLog(e.target.checked)} data-testid="log-scale" /> log y</label>
+        <span className="yfields">y:
+          {fields.map((f) => (
+            <label key={f}><input type="checkbox" checked={ys.includes(f)} onChange={() => toggle(f)} data-testid={`y-${f}`} /> {f}</label>
+          ))}
+        </span>
+      </div>
+      {!ys.length && <p className="muted">No field selected — tick a y field above.</p>}
+      <div className="line-grid">
+        {ys.map((f) => {
+          const raw = st.primary.get(f);
+          if (!raw || !xv) return null;
+          const y = normalise(raw, mon);
+          const n = Math.min(y.length, xv.length);
+          const yv = y.subarray(0, n);
+          const scale = log ? ScaleType.Log : ScaleType.Linear;
+          const label = monitor ? `${f} / ${monitor}` : withUnits(st, f);
+          return (
+            <div className="vis-box" key={f} data-testid="line-panel" data-field={f} data-points={n}>
+              <div className="vis-title">{label} <span className="muted">{n} points</span></div>
+              <div className="vis">
+                <LineVis
+                  dataArray={ndarray(yv, [n])}
+                  domain={safeDomain(yv, scale)}
+                  scaleType={scale}
+                  abscissaParams={{ value: xv.subarray(0, n), label: xlabel }}
+                  ordinateLabel={label}
+                  showGrid
+                  ignoreValue={isBad}
+                  curveType={'OnlyLine' as any}
+                />
+              </div>
+            </div>
+          );
+        })}
+      </div>
+    </section>
+  );
+}
+
+function FieldSelect({ fields, value, onChange, testid }: { fields: string[]; value: string; onChange: (v: string) => void; testid: string }) {
+  return (
+    <select value={value} onChange={(e) => onChange(e.target.value)} data-testid={testid}>
+      {fields.map((f) => <option key={f} value={f}>{f}</option>)}
+    </select>
+  );
+}
+
+function ColourControls({ cmap, setCmap, scale, setScale }: { cmap: ColorMap; setCmap: (c: ColorMap) => void; scale: ColorScaleType; setScale: (s: ColorScaleType) => void }) {
+  return (
+    <>
+      <label>colours <select value={cmap} onChange={(e) => setCmap(e.target.value as ColorMap)}>{COLORMAPS.map((c) => <option key={c}>{c}</option>)}</select></label>
+      <label><input type="checkbox" checked={scale === ScaleType.Log} onChange={(e) => setScale(e.target.checked ? ScaleType.Log : ScaleType.Linear)} /> log</label>
+    </>
+  );
+}
+
+export function MapPanel({ st, grid, defaultField }: { st: RunState; grid: GridSpec; defaultField: string | undefined }) {
+  const fields = st.fieldsOf('primary');
+  const [fieldSel, setField] = useState<string | null>(null);
+  const field = fieldSel ?? defaultField ?? fields[0];
+  const [cmap, setCmap] = useState<ColorMap>('Viridis' as ColorMap);
+  const [scale, setScale] = useState<ColorScaleType>(ScaleType.Linear);
+  const [custom, setCustom] = useState<CustomDomain>([null, null]);
+  const [apiMsg, setApiMsg] = useState<string | null>(null);
+  const builder = useMemo(() => new MapBuilder(grid, field), [st, field, grid.shape[0], grid.shape[1]]);
+  builder.update(st.cells.values(), st.primary.get(field));
+  const m = builder.map;
+  stats.mapFilled = m.filled;
+  stats.mapMeasured = m.measured;
+  const [ny, nx] = grid.shape;
+  const values = useMemo(() => Float32Array.from(m.values), [m.filled, builder, st.version]);
+  const measured = useMemo(() => m.measured.slice(), [m.filled, builder]);
+  const measuredValues = useMemo(() => m.values.filter((_, k) => m.measured[k] === 1), [m.filled, builder, st.version]);
+  const dataDomain = safeDomain(measuredValues, scale);
+  const domain: Domain = [custom[0] ?? dataDomain[0], custom[1] ?? dataDomain[1]];
+  const motors = grid.motors.length === 2 ? grid.motors : ['slow axis', 'fast axis'];
+  const ext = grid.extents ?? undefined;
+
+  const checkApi = async () => {
+    try {
+      const r = await fetch(`/api/v1/runs/${st.uid}/maps/${encodeURIComponent(field)}`);
+      const body = await r.json();
+      if (!r.ok) throw new Error(body.detail ?? `HTTP ${r.status}`);
+      const blob = new Blob([JSON.stringify(body)], { type: 'application/json' });
+      const a = document.createElement('a');
+      a.href = URL.createObjectURL(blob);
+      a.download = `map-${st.start?.scan_id ?? st.uid.slice(0, 8)}-${field}.json`;
+      a.click();
+      setApiMsg(null);
+    } catch (e) {
+      setApiMsg(`Could not fetch the map of ${field}: ${(e as Error).message}`);
+    }
+  };
+
+  return (
+    <section className="panel map" data-testid="map-panel" data-filled={m.filled} data-field={field}>
+      <div className="panel-head controls">
+        <h2>Map</h2>
+        <label>colour by <FieldSelect fields={fields} value={field} onChange={(f) => { setField(f); setCustom([null, null]); }} testid="map-field" /></label>
+        <ColourControls cmap={cmap} setCmap={setCmap} scale={scale} setScale={setScale} />
+        <span className="muted" data-testid="map-filled">{m.filled} / {ny * nx} cells</span>
+        <button onClick={checkApi} title="GET /api/v1/runs/{uid}/maps/{field}">Download JSON</button>
+      </div>
+      {apiMsg && <div className="error" role="alert" data-testid="map-error">{apiMsg}</div>}
+      <div className="map-body">
+        <div className="vis map-vis">
+          <HeatmapVis
+            dataArray={ndarray(values, [ny, nx])}
+            domain={domain}
+            colorMap={cmap}
+            scaleType={scale}
+            aspect="auto"
+            abscissaParams={{ value: cellEdges(ext?.[1], nx), label: motors[1] }}
+            ordinateParams={{ value: cellEdges(ext?.[0], ny), label: motors[0] }}
+            alpha={{ array: ndarray(measured, [ny, nx]), domain: [0, 1] }}
+            ignoreValue={isBad}
+            showGrid={false}
+          />
+        </div>
+        <div className="domain">
+          <DomainWidget
+            dataDomain={dataDomain}
+            customDomain={custom}
+            scaleType={scale}
+            histogram={{ ...histogram(measuredValues, dataDomain), colorMap: cmap }}
+            onCustomDomainChange={setCustom}
+          />
+        </div>
+      </div>
+    </section>
+  );
+}
+
+export function ScatterPanel({ st, axes, defaultField }: { st: RunState; axes: string[]; defaultField: string | undefined }) {
+  const fields = st.fieldsOf('primary');
+  const [fieldSel, setField] = useState<string | null>(null);
+  const field = fieldSel ?? defaultField ?? fields[0];
+  const [cmap, setCmap] = useState<ColorMap>('Viridis' as ColorMap);
+  const [scale, setScale] = useState<ColorScaleType>(ScaleType.Linear);
+  const x = st.primary.get(axes[0]);
+  const y = st.primary.get(axes[1]);
+  const c = st.primary.get(field);
+  const n = Math.min(x?.length ?? 0, y?.length ?? 0, c?.length ?? 0);
+  stats.scatterPoints = n;
+  return (
+    <section className="panel scatter" data-testid="scatter-panel" data-points={n}>
+      <div className="panel-head controls">
+        <h2>Positions</h2>
+        <label>colour by <FieldSelect fields={fields} value={field} onChange={setField} testid="scatter-field" /></label>
+        <ColourControls cmap={cmap} setCmap={setCmap} scale={scale} setScale={setScale} />
+        <span className="muted">{n} points</span>
+      </div>
+      <div className="vis map-vis">
+        {n > 0 && x && y && c ? (
+          <ScatterVis
+            abscissaParams={{ value: x.slice(0, n), label: withUnits(st, axes[0]) }}
+            ordinateParams={{ value: y.slice(0, n), label: withUnits(st, axes[1]) }}
+            dataArray={ndarray(c.slice(0, n), [n])}
+            domain={safeDomain(c.subarray(0, n), scale)}
+            colorMap={cmap}
+            scaleType={scale}
+            size={8}
+            showGrid
+          />
+        ) : (
+          <p className="muted">Waiting for the first point…</p>
+        )}
+      </div>
+    </section>
+  );
+}

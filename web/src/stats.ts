@@ -1,0 +1,40 @@
+/** Counters the browser tests and the benchmark read (window.__beamwatch). */
+export interface Stats {
+  run: string | null;
+  rows: number;
+  mapFilled: number;
+  /** 1 per measured cell, row-major [ny, nx] (the live map's mask) */
+  mapMeasured: Float32Array | null;
+  scatterPoints: number;
+  paints: number;
+  messages: number;
+  /** paint time minus server feed time of the newest rows, ms */
+  latencies: number[];
+  /** paint time minus the newest event's own timestamp (RunEngine clock), ms */
+  eventLatencies: number[];
+  connection: string;
+  snapshots: number;
+}
+
+declare global {
+  interface Window {
+    __beamwatch: Stats;
+  }
+}
+
+export const stats: Stats = (window.__beamwatch = {
+  run: null, rows: 0, mapFilled: 0, mapMeasured: null, scatterPoints: 0, paints: 0, messages: 0, latencies: [], eventLatencies: [], connection: 'idle', snapshots: 0,
+});
+
+export function recordPaint(ingest: number, eventTime: number): void {
+  stats.paints++;
+  const now = Date.now();
+  if (ingest > 0) {
+    stats.latencies.push(now - ingest * 1000);
+    if (stats.latencies.length > 5000) stats.latencies.splice(0, 1000);
+  }
+  if (eventTime > 0) {
+    stats.eventLatencies.push(now - eventTime * 1000);
+    if (stats.eventLatencies.length > 5000) stats.eventLatencies.splice(0, 1000);
+  }
+}
