@@ -166,3 +166,66 @@ def test_file_outside_allowed_roots_is_refused(tmp_path):
         assert r.status_code == 200, r.text
         r = client.get(f"/api/v1/runs/{run.start_doc['uid']}/streams/primary/frames/cam/1")
         assert r.status_code == 403 and "allowed" in r.json()["detail"]
+
+
+def _recv_roisums(ws, want, timeout: float = 30.0) -> dict:
+    """Read live-channel messages until ``want(state)``; state = {field: {name: {seq: value}}}, errors, resets."""
+    import msgpack
+    import threading
+
+    state: dict = {"sums": {}, "resets": 0, "detectors": None, "rois": None}
+    deadline = time.monotonic() + timeout
+    timer = threading.Timer(timeout, ws.close)  # never hang the suite on a missing message
+    timer.start()
+    try:
+        while time.monotonic() < deadline:
+            m = msgpack.unpackb(ws.receive_bytes(), raw=False)
+            if m["t"] == "snapshot" and m["stages"].get("rois"):
+                state["detectors"] = m["stages"]["rois"]["detectors"]
+            elif m["t"] == "detectors":
+                state["detectors"] = m["detectors"]
+            elif m["t"] == "roisums":
+                field = state["sums"].setdefault(m["field"], {})
+                if m["reset"]:
+                    field.clear()
+                    state["resets"] += 1
+                seqs = np.frombuffer(m["seq"], dtype="<i4")
+                for name, raw in m["values"].items():
+                    vals = np.frombuffer(raw, dtype="<f8")
+                    field.setdefault(name, {}).update(zip(seqs.tolist(), vals.tolist()))
+                state["rois"] = m["rois"]
+            if want(state):
+                return state
+    finally:
+        timer.cancel()
+    raise AssertionError(f"live channel never reached the wanted state: {state}")
+
+
+def test_live_channel_carries_roi_sums_equal_to_numpy_and_resets_on_roi_change(setup):
+    client, beamline, out = setup
+    assert client.put("/api/v1/rois/det-image", json=ROIS).status_code == 200
+    uid, sent = _scan(client, beamline, out, "snake_grid")
+    frames, _ = _raw_frames(sent, "det-image")
+    frames = frames.astype(np.int64)
+    n = len(frames)
+    with client.websocket_connect(f"/api/v1/live/runs/{uid}") as ws:
+        st = _recv_roisums(ws, lambda s: len(s["sums"].get("det-image", {}).get("total:det-image", {})) == n)
+        assert st["detectors"] == {"det-image": {"stream": "primary", "shape": [48, 64], "dtype": st["detectors"]["det-image"]["dtype"]}}
+        sums = st["sums"]["det-image"]
+        assert set(sums) == {"roi1", "roi2", "roi3", "total:det-image"}
+        for r in ROIS:
+            want = {k + 1: float(f[r["y"]:r["y"] + r["height"], r["x"]:r["x"] + r["width"]].sum())
+                    for k, f in enumerate(frames)}
+            assert sums[r["name"]] == want
+        assert sums["total:det-image"] == {k + 1: float(f.sum()) for k, f in enumerate(frames)}
+        # a new ROI set: the client is told to reset, then gets the recomputed sums
+        moved = [{"name": "spot", "x": 30, "y": 3, "width": 20, "height": 15}]
+        assert client.put("/api/v1/rois/det-image", json=moved).status_code == 200
+        st = _recv_roisums(ws, lambda s: len(s["sums"].get("det-image", {}).get("spot", {})) == n)
+        assert st["rois"] == moved and st["resets"] >= 1 and "roi1" not in st["sums"]["det-image"]
+        assert st["sums"]["det-image"]["spot"] == {k + 1: float(f[3:18, 30:50].sum()) for k, f in enumerate(frames)}
+
+
+def test_health_says_whether_demo_mode_is_on(setup):
+    client, _, _ = setup
+    assert client.get("/api/v1/health").json()["demo"] is False

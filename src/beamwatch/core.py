@@ -42,12 +42,18 @@ class Core:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self.tasks.append(task)
         task.add_done_callback(_log_crash)
+        task.add_done_callback(self._forget)
         return task
 
+    def _forget(self, task: asyncio.Task) -> None:
+        if task in self.tasks:
+            self.tasks.remove(task)
+
     async def aclose(self) -> None:
-        for task in self.tasks:
+        tasks = list(self.tasks)
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self.tasks.clear()
         self.ingestor.close()
         self._readers.shutdown(wait=False)

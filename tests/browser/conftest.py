@@ -80,8 +80,8 @@ class Server:
         self.proc = None
 
 
-@pytest.fixture(scope="session")
-def browser():
+@pytest.fixture(scope="package")  # not session: sync_playwright keeps an event loop running in this
+def browser():                    # thread, which breaks pytest-asyncio tests collected after this package
     if not Path(CHROMIUM).exists():
         _missing(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     if not STATIC.exists():

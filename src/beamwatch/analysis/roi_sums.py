@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import logging
 import threading
 from typing import Callable
 
 import numpy as np
 
+from beamwatch.analysis.roi_stage import detector_keys
 from beamwatch.follow import follow
 from beamwatch.frames import ROI, FrameError, point_sums, validate_rois
 
 log = logging.getLogger(__name__)
 
 _TRIGGERS = {"stream_datum", "event", "event_page"}
+_GENERATIONS = itertools.count(1)
 
 
 @dataclasses.dataclass
@@ -35,6 +38,8 @@ class FieldSums:
     sums: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)  # seq_num -> (n_rois,)
     totals: dict[int, float] = dataclasses.field(default_factory=dict)
     errors: dict[int, str] = dataclasses.field(default_factory=dict)  # seq_num -> why it has no sums
+    order: list[int] = dataclasses.field(default_factory=list)  # seq_nums in the order their sums were added
+    gen: int = dataclasses.field(default_factory=lambda: next(_GENERATIONS))  # new table = new generation
 
     def values(self, name: str) -> dict[int, float]:
         if name.startswith("total:"):
@@ -63,15 +68,9 @@ class RoiSums:
     def detector_fields(self, run_uid: str) -> dict[str, str]:
         """{field: stream} of the run's external 2-D (or more) data keys."""
         state = self.core.registry.get(run_uid)
-        out: dict[str, str] = {}
         if state is None:
-            return out
-        for desc in state.descriptors.values():
-            for key, info in desc.get("data_keys", {}).items():
-                shape = [s for s in (info.get("shape") or []) if s and s > 1]
-                if info.get("external") and len(shape) >= 2 and key not in out:
-                    out[key] = desc.get("name", "primary")
-        return out
+            return {}
+        return {k: v["stream"] for k, v in detector_keys(state.descriptors.values()).items()}
 
     def rois_for(self, field: str) -> list[ROI]:
         return validate_rois(self.core.archive.kv_get(f"rois:{field}") or [])
@@ -129,6 +128,7 @@ class RoiSums:
             table.errors.pop(seq, None)
             table.sums[seq] = sums
             table.totals[seq] = float(total)
+            table.order.append(seq)  # last: readers on other threads slice `order`
             added.append(seq)
         return added
 
@@ -136,8 +136,15 @@ class RoiSums:
         with self._lock:
             for key in [k for k in self._tables if k[1] == field]:
                 del self._tables[key]
+                self._dirty.add(key)  # recompute what someone looked at, with the new ROIs
             for state in self.core.registry.open_runs():
-                self._dirty.add((state.uid, field))
+                if field in self.detector_fields(state.uid):
+                    self._dirty.add((state.uid, field))
+        self._wake.set()
+
+    def request(self, run_uid: str) -> None:
+        """Compute (in the background) the sums of every detector field of a run; updates follow."""
+        self._dirty.add((run_uid, "*"))
         self._wake.set()
 
     # ----------------------------------------------------------------- live
@@ -161,8 +168,14 @@ class RoiSums:
             self._wake.clear()
             while self._dirty:
                 run_uid, field = self._dirty.pop()
+                if field == "*":  # every detector field of the run (looked up off the loop)
+                    fields = await self.core.read(self.detector_fields, run_uid)
+                    self._dirty.update((run_uid, f) for f in fields)
+                    continue
                 try:
                     table = await self.core.read(self.table, run_uid, field)
+                except KeyError:
+                    continue  # the run has no such field (any more)
                 except Exception:
                     log.exception("ROI sums of %s %s failed", run_uid[:8], field)
                     continue

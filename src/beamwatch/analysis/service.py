@@ -108,6 +108,8 @@ class LiveService:
         self.handles: collections.OrderedDict[str, Handle] = collections.OrderedDict()
         self.board = RunsBoard()
         self._board_task: asyncio.Task | None = None
+        # f(uid) when a run's model is built (e.g. to start computing its ROI sums)
+        self.on_new_model: list = []
 
     # ------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -131,6 +133,8 @@ class LiveService:
                     h.ready.set()
                 self.handles[uid] = h
                 h.task = self.core.spawn(self._feed(h), name=f"live-model-{uid[:8]}")
+                if self.on_new_model:
+                    self.core.spawn(self._announce(h), name=f"live-model-ready-{uid[:8]}")
         self.handles.move_to_end(uid)
         self._evict()
         if wait:
@@ -138,6 +142,11 @@ class LiveService:
             if h.error is not None:
                 raise RuntimeError(f"could not build the view of run {uid}: {h.error}")
         return h
+
+    async def _announce(self, h: Handle) -> None:
+        await h.ready.wait()  # caught up: its stages exist and can take pushed data
+        for hook in list(self.on_new_model):
+            hook(h.model.uid)
 
     async def _feed(self, h: Handle) -> None:
         try:
@@ -166,6 +175,19 @@ class LiveService:
                 if h.task is not None:
                     h.task.cancel()
                 excess -= 1
+
+    def push(self, uid: str, stage_key: str, method: str, *args) -> None:
+        """Hand data computed outside the document stream to a stage of a built model.
+
+        ``model.stage(stage_key).<method>(*args)``, then wake that model's clients;
+        nothing happens for a run nobody is watching (its model is rebuilt on demand).
+        """
+        h = self.handles.get(uid)
+        stage = h.model.stage(stage_key) if h is not None else None
+        if stage is None:
+            return
+        getattr(stage, method)(*args)
+        h.changed.bump()
 
     def stats(self) -> dict:
         return {"models": len(self.handles), "clients": sum(h.clients for h in self.handles.values()),

@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, extra_sources=()) -> FastAPI:
             core.spawn(source.run(core), name=source.name)
         for hook in app.state.startup_hooks:
             await hook(app, core)
+        _connect_roi_sums(app.state.live, app.state.roi_sums)
         try:
             yield
         finally:
@@ -64,6 +65,12 @@ def create_app(settings: Settings | None = None, extra_sources=()) -> FastAPI:
         app.include_router(router)
     _mount_web(app)
     return app
+
+
+def _connect_roi_sums(live, roi_sums: RoiSums) -> None:
+    """ROI sums flow to the browsers through the run models' ``rois`` stage."""
+    live.on_new_model.append(roi_sums.request)
+    roi_sums.on_update.append(lambda uid, field, table: live.push(uid, "rois", "set_table", field, table))
 
 
 def _mount_web(app: FastAPI) -> None:

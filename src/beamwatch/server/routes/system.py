@@ -28,4 +28,5 @@ async def health(request: Request, core: Core = Depends(get_core)):
         "subscribers": getattr(core.hub, "subscribers", None),
         "sources": sources,
         "open_runs": [s.uid for s in core.registry.open_runs()],
+        "demo": hasattr(request.app.state, "demo"),
     }
