@@ -63,12 +63,12 @@ def cmd_serve(args: argparse.Namespace, demo: bool = False) -> int:
     if demo:
         from beamwatch.demo import install
 
-        install(app, settings, loop=not args.no_loop)
+        install(app, settings, loop=not args.no_loop, rate=args.rate)
     url = f"http://{settings.host}:{settings.port}/"
     print(f"beamwatch {__version__}: open {url}  (API docs {url}docs; archive: "
           f"{settings.archive_url or settings.data_dir.resolve()})", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level,
-                ws_per_message_deflate=False)
+                ws_per_message_deflate=False, access_log=args.log_level == "debug")
     return 0
 
 
@@ -142,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run the server with a simulated beamline scanning in a loop")
     _serve_args(p)
     p.add_argument("--no-loop", action="store_true", help="do not scan in a loop (scans start from the UI/API)")
+    p.add_argument("--rate", type=float, default=20.0,
+                   help="detector frames (scan points) per second; 0 = as fast as possible (default 20)")
     p.set_defaults(func=lambda a: cmd_serve(a, demo=True))
     for cmd, helptext in (("replay", "replay an archived run as if live"), ("export", "export a run as JSON lines")):
         p = sub.add_parser(cmd, help=helptext)
@@ -165,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=getattr(args, "log_level", "info").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request of the client/demo otherwise
     try:
         return args.func(args)
     except CliError as exc:

@@ -32,23 +32,33 @@ async def launch(req: ScanRequest, request: Request):
     return {"queued": req.kind}
 
 
+#: the loop's order: the headline (a snake grid with frames and ROI maps) first
+LOOP_KINDS = ("snake_grid", "line", "grid", "spiral", "ophyd_v1")
+
+
 class Demo:
-    def __init__(self, settings, loop: bool):
+    def __init__(self, settings, loop: bool, rate: float = 20.0):
         from beamwatch.client import Publisher
         from beamwatch.sources.simulated import SimulatedBeamline
 
         self.data_dir = (settings.data_dir / "demo").resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.publisher = Publisher(f"http://127.0.0.1:{settings.port}")
-        self.beamline = SimulatedBeamline(self.data_dir, self.publisher)
+        self.beamline = SimulatedBeamline(self.data_dir, self.publisher,
+                                          exposure=1.0 / rate if rate and rate > 0 else 0.0)
         self.kinds = tuple(self.beamline.SCAN_KINDS)
         self.stop = threading.Event()
         self.loop = loop
 
     def start(self) -> None:
         if self.loop:
-            threading.Thread(target=self.beamline.run_forever, args=(self.stop,), name="demo-loop",
-                             daemon=True).start()
+            threading.Thread(target=self.beamline.run_forever, args=(self.stop, LOOP_KINDS),
+                             name="demo-loop", daemon=True).start()
+
+    def default_rois(self) -> list[dict]:
+        """Boxes around the simulated sample's three spots (detector pixels)."""
+        return [{"name": f"roi{i + 1}", "x": c0, "y": r0, "width": c1 - c0, "height": r1 - r0}
+                for i, (r0, r1, c0, c1) in enumerate(self.beamline.sample.rois())]
 
     def launch(self, kind: str) -> None:
         threading.Thread(target=self._run_one, args=(kind,), name=f"demo-{kind}", daemon=True).start()
@@ -60,13 +70,29 @@ class Demo:
             log.exception("demo scan %s failed", kind)
 
 
-def install(app, settings, loop: bool = True) -> None:
-    demo = Demo(settings, loop)
+def install(app, settings, loop: bool = True, rate: float = 20.0) -> None:
+    demo = Demo(settings, loop, rate)
     settings.data_roots.append(demo.data_dir)
     app.state.demo = demo
     app.include_router(router)
 
     async def _start(app, core):
+        from beamwatch.frames import validate_rois
+
+        rois = demo.default_rois()
+        for field in await core.read(_preset_rois, core, rois):
+            for listener in list(core.listeners.get("rois", [])):
+                listener(field, validate_rois(rois))
         demo.start()
 
     app.state.startup_hooks.append(_start)
+
+
+def _preset_rois(core, rois: list[dict]) -> list[str]:
+    """Give the demo's detectors three ROIs unless the user already chose some; the fields set."""
+    done = []
+    for field in ("det-image", "v1det_image"):
+        if core.archive.kv_get(f"rois:{field}") is None:
+            core.archive.kv_set(f"rois:{field}", rois)
+            done.append(field)
+    return done
