@@ -1,5 +1,6 @@
 /** The live channel's messages (docs/live-protocol.md) and their decoding. */
 import { decode } from '@msgpack/msgpack';
+import type { DetectorInfo, RoiSumsMessage } from './roisums';
 
 export type Doc = Record<string, any>;
 
@@ -29,7 +30,7 @@ export interface DescriptorInfo {
   uid: string;
   name: string;
   hints: Record<string, { fields?: string[] }>;
-  data_keys: Record<string, { dtype?: string; shape?: number[]; units?: string; source?: string }>;
+  data_keys: Record<string, { dtype?: string; shape?: number[]; units?: string; source?: string; external?: string }>;
 }
 
 export interface RunInfoMsg {
@@ -50,6 +51,8 @@ export type Message =
   | { t: 'cells'; stream: string; start: number; n: number; idx: Int32Array }
   | { t: 'docs'; items: { n: number; name: string; doc: Doc }[]; skipped: number }
   | { t: 'summary'; summary: Summary }
+  | { t: 'detectors'; detectors: Record<string, DetectorInfo> }
+  | RoiSumsMessage
   | { t: string; [k: string]: any };
 
 /** Little-endian bytes -> typed array (copied: msgpack bin views are not aligned). */
@@ -72,6 +75,11 @@ export function decodeMessage(data: ArrayBuffer | Uint8Array): Message {
     m.cols = cols;
   } else if (m && m.t === 'cells') {
     m.idx = i32(m.idx);
+  } else if (m && m.t === 'roisums') {
+    if (m.seq instanceof Uint8Array) m.seq = i32(m.seq);
+    const values: Record<string, Float64Array> = {};
+    for (const [k, v] of Object.entries((m.values ?? {}) as Record<string, Uint8Array>)) values[k] = f64(v);
+    m.values = values;
   }
   return m as Message;
 }

@@ -2,6 +2,7 @@
 import { StreamColumns } from './columns';
 import { CellIndex } from './grid';
 import type { DescriptorInfo, Doc, Layout, Message, Summary } from './protocol';
+import { RoiSums, type DetectorInfo, type RoiSumsMessage } from './roisums';
 
 export interface LogItem {
   n: number;
@@ -25,6 +26,9 @@ export class RunState {
   /** wall time (s) the server fed the newest rows; for ingest-to-paint latency */
   lastIngest = 0;
   error: string | null = null;
+  /** 2-D detector fields as the server's `rois` stage reports them */
+  detectors: Record<string, DetectorInfo> = {};
+  roisums = new RoiSums();
   extra = new Map<string, any>(); // messages of stages this client does not know
 
   stream(name: string): StreamColumns {
@@ -49,8 +53,19 @@ export class RunState {
         if (run) this.applyRun(run);
         const cols = m.stages.columns;
         if (cols) this.applyStreams(cols.streams);
+        const rois = m.stages.rois;
+        if (rois?.detectors) this.detectors = { ...rois.detectors };
+        for (const body of Object.values((rois?.fields ?? {}) as Record<string, RoiSumsMessage>)) {
+          this.roisums.apply({ ...body, reset: true });
+        }
         break;
       }
+      case 'detectors':
+        this.detectors = { ...this.detectors, ...(m as any).detectors };
+        break;
+      case 'roisums':
+        this.roisums.apply(m as RoiSumsMessage);
+        break;
       case 'run':
         this.applyRun(m as any);
         break;
@@ -107,6 +122,22 @@ export class RunState {
 
   private applyStreams(streams: Record<string, { fields: string[] }>) {
     for (const [name, info] of Object.entries(streams)) this.stream(name).fields = info.fields;
+  }
+
+  /**
+   * Detector fields with frames to show: the server's `detectors`, else the
+   * primary descriptors' external data keys with at least two dims > 1.
+   */
+  detectorFields(): Record<string, DetectorInfo> {
+    const out: Record<string, DetectorInfo> = {};
+    for (const d of this.descriptors) {
+      if (d.name !== 'primary') continue;
+      for (const [key, info] of Object.entries(d.data_keys ?? {})) {
+        const dims = (info.shape ?? []).filter((n) => n > 1);
+        if (info.external && dims.length >= 2 && !(key in out)) out[key] = { stream: 'primary', shape: dims.slice(-2) };
+      }
+    }
+    return { ...out, ...this.detectors };
   }
 
   /** Numeric fields of a stream with units, for selectors. */
