@@ -25,7 +25,9 @@ router = APIRouter(prefix="/api/v1/demo", tags=["demo"])
 
 @router.post("/scans", status_code=202, summary="Start a simulated scan (demo mode only)")
 async def launch(req: ScanRequest, request: Request):
-    demo: Demo = request.app.state.demo
+    demo: Demo | None = getattr(request.app.state, "demo", None)
+    if demo is None:
+        raise HTTPException(404, "not in demo mode: simulated scans start only under `beamwatch demo`")
     if req.kind not in demo.kinds:
         raise HTTPException(422, f"unknown scan kind {req.kind!r}; choose one of {', '.join(demo.kinds)}")
     demo.launch(req.kind)
@@ -73,8 +75,7 @@ class Demo:
 def install(app, settings, loop: bool = True, rate: float = 20.0) -> None:
     demo = Demo(settings, loop, rate)
     settings.data_roots.append(demo.data_dir)
-    app.state.demo = demo
-    app.include_router(router)
+    app.state.demo = demo  # the router is always mounted (see server.app); it answers 404 without this
 
     async def _start(app, core):
         from beamwatch.frames import validate_rois

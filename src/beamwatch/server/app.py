@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from beamwatch import __version__
+from beamwatch import __version__, demo
 from beamwatch.config import Settings
 from beamwatch.core import Core
 from beamwatch.analysis.roi_sums import RoiSums
@@ -29,9 +29,11 @@ TAGS = [
     {"name": "frames", "description": "Detector frames resolved from HDF5 files (SWMR)."},
     {"name": "rois", "description": "Regions of interest per detector field."},
     {"name": "system", "description": "Health and counters."},
+    {"name": "demo", "description": "Simulated scans on demand (`beamwatch demo` only; 404 otherwise)."},
 ]
 
-ROUTERS = [documents.router, runs.router, frames.router, rois.router, maps.router, live.router, system.router]
+ROUTERS = [documents.router, runs.router, frames.router, rois.router, maps.router, live.router, system.router,
+           demo.router]
 
 
 def create_app(settings: Settings | None = None, extra_sources=()) -> FastAPI:
