@@ -9,10 +9,10 @@ import { normalise } from '../lib/plotdefaults';
 import type { RunState } from '../lib/runstate';
 import { stats } from '../stats';
 
-const COLORMAPS: ColorMap[] = ['Viridis', 'Inferno', 'Magma', 'Plasma', 'Cividis', 'Greys', 'RdBu', 'Turbo'] as ColorMap[];
+export const COLORMAPS: ColorMap[] = ['Viridis', 'Inferno', 'Magma', 'Plasma', 'Cividis', 'Greys', 'RdBu', 'Turbo'] as ColorMap[];
 const isBad = (v: number) => !Number.isFinite(v);
 
-function safeDomain(values: ArrayLike<number>, scale: ColorScaleType = ScaleType.Linear): Domain {
+export function safeDomain(values: ArrayLike<number>, scale: ColorScaleType = ScaleType.Linear): Domain {
   const d = getDomain(values as any, { scaleType: scale, ignoreValue: isBad });
   if (!d) return scale === ScaleType.Log ? [1, 10] : [0, 1];
   if (d[0] === d[1]) return [d[0] - 0.5 * (Math.abs(d[0]) || 1), d[1] + 0.5 * (Math.abs(d[1]) || 1)];
@@ -148,8 +148,6 @@ export function MapPanel({ st, grid, defaultField }: { st: RunState; grid: GridS
   const measuredValues = useMemo(() => m.values.filter((_, k) => m.measured[k] === 1), [m.filled, builder, st.version]);
   const dataDomain = safeDomain(measuredValues, scale);
   const domain: Domain = [custom[0] ?? dataDomain[0], custom[1] ?? dataDomain[1]];
-  const motors = grid.motors.length === 2 ? grid.motors : ['slow axis', 'fast axis'];
-  const ext = grid.extents ?? undefined;
 
   const checkApi = async () => {
     try {
@@ -179,18 +177,7 @@ export function MapPanel({ st, grid, defaultField }: { st: RunState; grid: GridS
       {apiMsg && <div className="error" role="alert" data-testid="map-error">{apiMsg}</div>}
       <div className="map-body">
         <div className="vis map-vis">
-          <HeatmapVis
-            dataArray={ndarray(values, [ny, nx])}
-            domain={domain}
-            colorMap={cmap}
-            scaleType={scale}
-            aspect="auto"
-            abscissaParams={{ value: cellEdges(ext?.[1], nx), label: motors[1] }}
-            ordinateParams={{ value: cellEdges(ext?.[0], ny), label: motors[0] }}
-            alpha={{ array: ndarray(measured, [ny, nx]), domain: [0, 1] }}
-            ignoreValue={isBad}
-            showGrid={false}
-          />
+          <MapView grid={grid} values={values} measured={measured} domain={domain} cmap={cmap} scale={scale} />
         </div>
         <div className="domain">
           <DomainWidget
@@ -203,6 +190,32 @@ export function MapPanel({ st, grid, defaultField }: { st: RunState; grid: GridS
         </div>
       </div>
     </section>
+  );
+}
+
+/** A grid scan map: row-major [ny, nx] values on the grid's motor axes, unmeasured cells transparent. */
+export function MapView({ grid, values, measured, domain, cmap, scale, title }: {
+  grid: GridSpec; values: Float32Array; measured: Float32Array; domain: Domain; cmap: ColorMap; scale: ColorScaleType; title?: string;
+}) {
+  const [ny, nx] = grid.shape;
+  const motors = grid.motors.length === 2 ? grid.motors : ['slow axis', 'fast axis'];
+  const ext = grid.extents ?? undefined;
+  const xEdges = useMemo(() => cellEdges(ext?.[1], nx), [ext?.[1]?.[0], ext?.[1]?.[1], nx]);
+  const yEdges = useMemo(() => cellEdges(ext?.[0], ny), [ext?.[0]?.[0], ext?.[0]?.[1], ny]);
+  return (
+    <HeatmapVis
+      dataArray={ndarray(values, [ny, nx])}
+      domain={domain}
+      colorMap={cmap}
+      scaleType={scale}
+      aspect="auto"
+      title={title}
+      abscissaParams={{ value: xEdges, label: motors[1] }}
+      ordinateParams={{ value: yEdges, label: motors[0] }}
+      alpha={{ array: ndarray(measured, [ny, nx]), domain: [0, 1] }}
+      ignoreValue={isBad}
+      showGrid={false}
+    />
   );
 }
 
