@@ -8,6 +8,8 @@ import { recordPaint, stats } from '../stats';
 import { StatusBadge } from './RunsList';
 import { LinePanels, MapPanel, ScatterPanel } from './Plots';
 import DocLog from './DocLog';
+import { ImagePanels } from './ImageView';
+import { RoiSumPanels } from './RoiMaps';
 
 function useRun(ident: string) {
   const stateRef = useRef<RunState>(new RunState());
@@ -136,6 +138,8 @@ function RunPlots({ st }: { st: RunState }) {
   const layout = st.layout;
   return (
     <div className="plots">
+      <ImagePanels st={st} />
+      <RoiSumPanels st={st} defaultX={defaults.x} />
       {layout.kind === 'grid' && layout.grid && <MapPanel st={st} grid={layout.grid} defaultField={defaults.ys[0] ?? fields[0]} />}
       {layout.kind === 'scatter' && layout.axes && <ScatterPanel st={st} axes={layout.axes} defaultField={defaults.ys[0] ?? fields[0]} />}
       <LinePanels st={st} fields={fields} defaultX={defaults.x} defaultYs={defaults.ys} />
