@@ -4,6 +4,50 @@ import RunView from './components/RunView';
 import { LiveSocket, type ConnState } from './lib/live';
 import type { Summary } from './lib/protocol';
 
+const DEMO_KINDS = ['snake_grid', 'grid', 'line', 'spiral', 'ophyd_v1'];
+
+/** "Launch demo scan", shown when the server runs in demo mode (GET /api/v1/health -> demo: true). */
+function DemoLauncher() {
+  const [demo, setDemo] = useState(false);
+  const [kind, setKind] = useState(DEMO_KINDS[0]);
+  const [note, setNote] = useState<{ text: string; error: boolean } | null>(null);
+  useEffect(() => {
+    let gone = false;
+    fetch('/api/v1/health')
+      .then((r) => (r.ok ? r.json() : null))
+      .then((h) => !gone && setDemo(!!h?.demo))
+      .catch(() => undefined);
+    return () => {
+      gone = true;
+    };
+  }, []);
+  useEffect(() => {
+    if (!note) return;
+    const t = setTimeout(() => setNote(null), 6000);
+    return () => clearTimeout(t);
+  }, [note]);
+  if (!demo) return null;
+  const launch = async () => {
+    try {
+      const r = await fetch('/api/v1/demo/scans', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ kind }) });
+      const body = await r.json().catch(() => ({}));
+      if (!r.ok) throw new Error(typeof body.detail === 'string' ? body.detail : `HTTP ${r.status}`);
+      setNote({ text: `queued ${body.queued ?? kind}`, error: false });
+    } catch (e) {
+      setNote({ text: `demo scan not started: ${(e as Error).message}`, error: true });
+    }
+  };
+  return (
+    <span className="demo-launcher">
+      <select value={kind} onChange={(e) => setKind(e.target.value)} data-testid="demo-kind" aria-label="demo scan kind">
+        {DEMO_KINDS.map((k) => <option key={k} value={k}>{k}</option>)}
+      </select>
+      <button onClick={launch} data-testid="launch-demo">Launch demo scan</button>
+      {note && <span className={note.error ? 'demo-note error-note' : 'demo-note'} data-testid="demo-note" role="status">{note.text}</span>}
+    </span>
+  );
+}
+
 function route(): { run: string | null } {
   const m = location.hash.match(/^#\/runs\/([^/?]+)/);
   return { run: m ? decodeURIComponent(m[1]) : null };
@@ -59,6 +103,7 @@ export default function App() {
           <a href="#/" className={run ? '' : 'active'}>Runs</a>
         </nav>
         <span className="spacer" />
+        <DemoLauncher />
         <label className="follow" title="Jump to the newest run when one starts">
           <input type="checkbox" data-testid="follow" checked={follow} onChange={(e) => setFollow(e.target.checked)} /> Follow newest run
         </label>
