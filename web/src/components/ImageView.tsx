@@ -14,6 +14,7 @@ import { finiteRange, histogram, percentileClip } from '../lib/contrast';
 import { LatestLoader, fetchFrame, frameUrl, type Frame } from '../lib/npy';
 import type { DetectorInfo, Roi } from '../lib/roisums';
 import type { RunState } from '../lib/runstate';
+import { recordFramePaint } from '../stats';
 import { COLORMAPS } from './Plots';
 import { RoiList, RoiOverlay, addRoi, useRois } from './RoiEditor';
 
@@ -94,9 +95,12 @@ function ImagePanel({ st, field, info }: { st: RunState; field: string; info: De
   const bin = binSel ?? autoBin(shape);
   const url = st.uid && seq > 0 ? frameUrl(st.uid, info.stream, field, seq, bin, mode) : null;
   const { shown, error } = useFrame(url);
+  useEffect(() => {
+    if (shown) recordFramePaint(field, shown.seq);
+  }, [shown, field]);
 
   const fs = st.roisums.fields.get(field);
-  const { rois, save, error: roiError } = useRois(field, fs ? { rois: fs.rois, resets: fs.resets } : undefined);
+  const { rois, save, error: roiError } = useRois(field, fs?.resets ?? 0);
   // the frame as received sets the bounds when the descriptor's shape is not known
   const frameShape = shape ?? (shown ? [shown.ny * shown.bin, shown.nx * shown.bin] : null);
 

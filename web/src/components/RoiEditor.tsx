@@ -14,50 +14,57 @@ import {
 
 const roisUrl = (field: string) => `/api/v1/rois/${encodeURIComponent(field)}`;
 
-/**
- * The field's ROIs: GET on mount, adopted from the live sums when the server
- * reset them (`resets` changes: ROIs changed somewhere), PUT on every edit
- * (optimistic; reverted with the server's message on failure).
- */
-export function useRois(field: string, live: { rois: Roi[]; resets: number } | undefined) {
-  const [rois, setRois] = useState<Roi[]>([]);
-  const [error, setError] = useState<string | null>(null);
-  const saved = useRef<Roi[]>([]);
-  const seq = useRef(0); // answers to older requests are dropped
+/** How often the ROIs are re-read (another tab may have changed them). */
+const ROI_POLL_MS = 10_000;
 
-  useEffect(() => {
-    let gone = false;
-    const n = ++seq.current;
+/**
+ * The field's ROIs: GET on mount, again whenever the live sums of this field
+ * were reset (that is how the server reports an ROI change) and every
+ * ROI_POLL_MS; PUT on every edit (optimistic; reverted, with the server's
+ * message, on failure). Answers to requests older than the newest one are dropped.
+ */
+export function useRois(field: string, liveResets: number) {
+  const [rois, setRois] = useState<Roi[]>([]);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const [saveError, setSaveError] = useState<string | null>(null);
+  const saved = useRef<Roi[]>([]);
+  const gen = useRef(0); // every GET and PUT; a GET answer counts only if nothing was sent after it
+  const lastPut = useRef(0);
+
+  const load = useCallback(() => {
+    const n = ++gen.current;
     fetch(roisUrl(field))
       .then(async (r) => {
         if (!r.ok) throw await httpError(r);
         return (await r.json()) as Roi[];
       })
       .then((list) => {
-        if (gone || n !== seq.current) return;
+        if (n !== gen.current) return;
         saved.current = list;
-        setRois(list);
+        setLoadError(null);
+        setRois((cur) => (sameRois(cur, list) ? cur : list));
       })
-      .catch((e: Error) => !gone && setError(`Could not load the ROIs of ${field}: ${e.message}`));
-    return () => {
-      gone = true;
-    };
+      .catch((e: Error) => n === gen.current && setLoadError(`Could not load the ROIs of ${field}: ${e.message}`));
   }, [field]);
 
-  const liveRois = live?.rois;
-  const liveResets = live?.resets ?? 0;
   useEffect(() => {
-    if (!liveRois) return;
-    seq.current++; // a newer truth than any GET still on its way
-    saved.current = liveRois;
-    setRois((cur) => (sameRois(cur, liveRois) ? cur : liveRois));
-    // only resets carry ROI changes; appends repeat the list they were computed with
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [liveResets]);
+    load();
+    const t = setInterval(load, ROI_POLL_MS);
+    return () => {
+      clearInterval(t);
+      gen.current++; // drop answers after unmount
+      lastPut.current = -1;
+    };
+  }, [load]);
+
+  useEffect(() => {
+    if (liveResets > 0) load();
+  }, [liveResets, load]);
 
   const save = useCallback(
     (next: Roi[]) => {
-      const n = ++seq.current;
+      const n = ++gen.current;
+      lastPut.current = n;
       setRois(next);
       fetch(roisUrl(field), { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(next) })
         .then(async (r) => {
@@ -65,18 +72,22 @@ export function useRois(field: string, live: { rois: Roi[]; resets: number } | u
           return (await r.json()) as Roi[];
         })
         .then((list) => {
+          if (n !== lastPut.current) return; // a newer edit is on its way
+          gen.current++; // GETs sent before this answer may predate the change
           saved.current = list;
-          setError(null);
-          if (n === seq.current) setRois(list);
+          setSaveError(null);
+          setRois(list);
         })
         .catch((e: Error) => {
-          setError(`ROIs not saved: ${e.message}`);
-          if (n === seq.current) setRois(saved.current);
+          if (n !== lastPut.current) return;
+          setSaveError(`ROIs not saved: ${e.message}`);
+          setRois(saved.current);
+          load(); // and what the server really has
         });
     },
-    [field],
+    [field, load],
   );
-  return { rois, save, error, clearError: () => setError(null) };
+  return { rois, save, error: saveError ?? loadError };
 }
 
 type DragKind = 'move' | Corner;

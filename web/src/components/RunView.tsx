@@ -4,7 +4,7 @@ import { duration, localTime, USER_MD_SKIP, utcTime } from '../lib/format';
 import { LiveSocket, type ConnState } from '../lib/live';
 import { defaultX, defaultY, progress } from '../lib/plotdefaults';
 import { RunState } from '../lib/runstate';
-import { recordPaint, stats } from '../stats';
+import { recordPaint, recordRoiSums, stats } from '../stats';
 import { StatusBadge } from './RunsList';
 import { LinePanels, MapPanel, ScatterPanel } from './Plots';
 import DocLog from './DocLog';
@@ -26,6 +26,7 @@ function useRun(ident: string) {
           stats.snapshots++;
         }
         stateRef.current.apply(m);
+        if (m.t === 'roisums') recordRoiSums((m as any).field, (m as any).seq);
         stats.messages++;
         coalescer.request();
       },
