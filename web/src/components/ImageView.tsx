@@ -183,7 +183,7 @@ function ImagePanel({ st, field, info }: { st: RunState; field: string; info: De
       </div>
       {error && <div className="error" role="alert" data-testid="frame-error">{error}</div>}
       <div className="image-body">
-        <div className="vis image-vis">
+        <div className={drawMode ? 'vis image-vis drawing' : 'vis image-vis'}>
           {shown ? (
             <ImageVis
               frame={shown}
