@@ -9,8 +9,9 @@ import {
   type ColorMap, type ColorScaleType, type CustomDomain, type Domain,
 } from '@h5web/lib';
 import ndarray from 'ndarray';
-import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { memo, useCallback, useContext, useEffect, useMemo, useRef, useState } from 'react';
 import { finiteRange, histogram, percentileClip } from '../lib/contrast';
+import { DataBusContext } from '../lib/databus';
 import { LatestLoader, fetchFrame, frameUrl, type Frame } from '../lib/npy';
 import type { DetectorInfo, Roi } from '../lib/roisums';
 import type { RunState } from '../lib/runstate';
@@ -75,7 +76,8 @@ function useFrame(url: string | null) {
   useEffect(() => {
     loader.current?.want(url);
   }, [url]);
-  return { shown, error };
+  const want = useCallback((u: string) => loader.current?.want(u), []);
+  return { shown, error, want };
 }
 
 function ImagePanel({ st, field, info }: { st: RunState; field: string; info: DetectorInfo }) {
@@ -94,7 +96,17 @@ function ImagePanel({ st, field, info }: { st: RunState; field: string; info: De
   const shape = info.shape?.length >= 2 ? info.shape.slice(-2) : null;
   const bin = binSel ?? autoBin(shape);
   const url = st.uid && seq > 0 ? frameUrl(st.uid, info.stream, field, seq, bin, mode) : null;
-  const { shown, error } = useFrame(url);
+  const { shown, error, want } = useFrame(url);
+  // follow the newest frame as soon as its event arrives, not at the next render of the run view
+  const bus = useContext(DataBusContext);
+  const live = useRef({ follow, bin, mode });
+  live.current = { follow, bin, mode };
+  useEffect(() => bus?.on((s) => {
+    const { follow: f, bin: b, mode: m } = live.current;
+    const col = s.stream(info.stream).get('seq_num');
+    const newest = col && col.length ? col[col.length - 1] : 0;
+    if (f && s.uid && newest > 0) want(frameUrl(s.uid, info.stream, field, newest, b, m));
+  }), [bus, want, info.stream, field]);
   useEffect(() => {
     if (shown) recordFramePaint(field, shown.seq);
   }, [shown, field]);

@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
-import { RenderCoalescer } from '../lib/coalesce';
+import { LoadMeter, RenderCoalescer } from '../lib/coalesce';
+import { DataBus, DataBusContext } from '../lib/databus';
 import { duration, localTime, USER_MD_SKIP, utcTime } from '../lib/format';
 import { LiveSocket, type ConnState } from '../lib/live';
 import { defaultX, defaultY, progress } from '../lib/plotdefaults';
@@ -15,9 +16,14 @@ function useRun(ident: string) {
   const stateRef = useRef<RunState>(new RunState());
   const [, setTick] = useState(0);
   const [conn, setConn] = useState<{ s: ConnState; detail?: string }>({ s: 'connecting' });
+  const bus = useMemo(() => new DataBus(), []);
+  const load = useMemo(() => new LoadMeter(), []);
+  useEffect(() => load.observe(), [load]);
 
   useEffect(() => {
-    const coalescer = new RenderCoalescer(() => setTick((t) => t + 1), (cb) => requestAnimationFrame(cb));
+    // one render per animation frame; spaced out when the tab is busy (the image panel updates on its own)
+    const coalescer = new RenderCoalescer(() => setTick((t) => t + 1), (cb) => requestAnimationFrame(cb),
+      () => load.interval());
     const sock = new LiveSocket(
       `/api/v1/live/runs/${encodeURIComponent(ident)}`,
       (m, fresh) => {
@@ -28,6 +34,7 @@ function useRun(ident: string) {
         stateRef.current.apply(m);
         if (m.t === 'roisums') recordRoiSums((m as any).field, (m as any).seq);
         stats.messages++;
+        bus.emit(stateRef.current);
         coalescer.request();
       },
       (s, detail) => {
@@ -36,12 +43,12 @@ function useRun(ident: string) {
       },
     );
     return () => sock.close();
-  }, [ident]);
-  return { st: stateRef.current, conn };
+  }, [ident, bus, load]);
+  return { st: stateRef.current, conn, bus };
 }
 
 export default function RunView({ ident }: { ident: string }) {
-  const { st, conn } = useRun(ident);
+  const { st, conn, bus } = useRun(ident);
   const [now, setNow] = useState(Date.now() / 1000);
   const running = !!st.start && !st.stop;
   useEffect(() => {
@@ -108,7 +115,9 @@ export default function RunView({ ident }: { ident: string }) {
           )}
         </div>
       </div>
-      <RunPlots st={st} />
+      <DataBusContext.Provider value={bus}>
+        <RunPlots st={st} />
+      </DataBusContext.Provider>
       <DocLog st={st} />
     </section>
   );
