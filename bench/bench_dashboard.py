@@ -54,10 +54,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
+def start_server(data_dir: Path, *extra: str) -> tuple[subprocess.Popen, str]:
+    """``beamwatch serve`` on a free port (``extra``: more command-line arguments); (process, URL)."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "beamwatch", "serve", "--port", str(port), "--data-dir",
-                             str(data_dir), "--log-level", "warning"])
+                             str(data_dir), "--log-level", "warning", *extra])
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:

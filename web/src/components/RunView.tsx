@@ -21,9 +21,10 @@ function useRun(ident: string) {
   useEffect(() => load.observe(), [load]);
 
   useEffect(() => {
-    // one render per animation frame; spaced out when the tab is busy (the image panel updates on its own)
+    // one render per animation frame; when the run has detector images and the tab is busy, renders of
+    // the whole view are spaced out so the image panel (which updates on its own) gets the main thread
     const coalescer = new RenderCoalescer(() => setTick((t) => t + 1), (cb) => requestAnimationFrame(cb),
-      () => load.interval());
+      () => (stateRef.current.hasDetectors() ? load.interval() : 0));
     const sock = new LiveSocket(
       `/api/v1/live/runs/${encodeURIComponent(ident)}`,
       (m, fresh) => {

@@ -140,6 +140,11 @@ export class RunState {
     return { ...out, ...this.detectors };
   }
 
+  /** Does the run have detector images (2-D external data keys)? */
+  hasDetectors(): boolean {
+    return Object.keys(this.detectorFields()).length > 0;
+  }
+
   /** Numeric fields of a stream with units, for selectors. */
   fieldsOf(stream = 'primary'): string[] {
     return this.streams.get(stream)?.fields ?? [];
