@@ -46,8 +46,9 @@ def free_port() -> int:
 class Server:
     """``python -m beamwatch serve`` in a subprocess; restartable on the same port and data dir."""
 
-    def __init__(self, data_dir: Path, port: int | None = None):
+    def __init__(self, data_dir: Path, port: int | None = None, data_roots=()):
         self.data_dir = data_dir
+        self.data_roots = [str(r) for r in data_roots]
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -56,7 +57,8 @@ class Server:
     def start(self) -> "Server":
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "beamwatch", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir),
-             "--log-level", "warning"], stdout=self.log, stderr=subprocess.STDOUT)
+             "--log-level", "warning", *(a for r in self.data_roots for a in ("--data-root", r))],
+            stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -96,7 +98,8 @@ def browser():                    # thread, which breaks pytest-asyncio tests co
 
 @pytest.fixture
 def server(tmp_path):
-    s = Server(tmp_path / "data").start()
+    (tmp_path / "beamline").mkdir(exist_ok=True)
+    s = Server(tmp_path / "data", data_roots=[tmp_path / "beamline"]).start()  # the Beamline's frames
     yield s
     s.stop()
     s.log.close()
