@@ -17,7 +17,7 @@ import type { DetectorInfo, Roi } from '../lib/roisums';
 import type { RunState } from '../lib/runstate';
 import { recordFramePaint } from '../stats';
 import { COLORMAPS } from './Plots';
-import { RoiList, RoiOverlay, addRoi, useRois } from './RoiEditor';
+import { RoiList, RoiOverlay, addRoi, useRois, type RoiOverlayProps } from './RoiEditor';
 
 /** Largest binned frame side the client asks for (about a panel's width in pixels). */
 export const TARGET_PIXELS = 512;
@@ -242,18 +242,11 @@ function ImagePanel({ st, field, info }: { st: RunState; field: string; info: De
   );
 }
 
-interface ImageVisProps {
+interface ImageVisProps extends RoiOverlayProps {
   frame: Shown;
   domain: Domain;
   cmap: ColorMap;
   scale: ColorScaleType;
-  rois: Roi[];
-  shape: number[] | null;
-  drawMode: boolean;
-  selected: string | null;
-  onSelect: (name: string | null) => void;
-  onChange: (index: number, roi: Roi) => void;
-  onDraw: (rect: Omit<Roi, 'name'>) => void;
 }
 
 /** Pixel edges of the binned frame in detector pixels: bin k covers [k*bin, (k+1)*bin). */

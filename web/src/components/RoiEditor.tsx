@@ -118,7 +118,7 @@ const HANDLE = 9;
  * draws a new ROI. The final rectangle is computed from the pointerup
  * position itself, not from the last painted state, so a fast drag is exact.
  */
-export function RoiOverlay({ rois, shape, drawMode, selected, onSelect, onChange, onDraw }: {
+export interface RoiOverlayProps {
   rois: Roi[];
   shape: number[] | null;
   drawMode: boolean;
@@ -126,7 +126,9 @@ export function RoiOverlay({ rois, shape, drawMode, selected, onSelect, onChange
   onSelect: (name: string | null) => void;
   onChange: (index: number, roi: Roi) => void;
   onDraw: (rect: Omit<Roi, 'name'>) => void;
-}) {
+}
+
+export function RoiOverlay({ rois, shape, drawMode, selected, onSelect, onChange, onDraw }: RoiOverlayProps) {
   const camera = useThree((s) => s.camera);
   const { dataToHtml, htmlToData, canvasArea } = useVisCanvasContext();
   // the gesture lives in a ref (handlers see it at once); state only repaints
