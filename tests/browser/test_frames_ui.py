@@ -96,7 +96,50 @@ def test_draw_an_roi_with_the_mouse_and_see_its_map_fill(server, beamline, page_
     body = httpx.get(f"{server.url}/api/v1/runs/{uid}/maps/roi4").json()
     assert body["measured"] == n
     shot(page, "run-view-frames-rois")
+
+    # move roi4 by dragging inside it (not in draw mode): +3 columns, same size
+    ref = _rect(page, "roi4")
+    before = dict(roi4)
+    cx, cy = _screen(ref, roi4["x"] + roi4["width"] / 2, roi4["y"] + roi4["height"] / 2)
+    dx, _ = _screen(ref, roi4["x"] + roi4["width"] / 2 + 3, 0)
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    page.mouse.move(dx, cy, steps=6)
+    page.mouse.up()
+    moved = _wait_roi(server.url, field, "roi4", lambda r: r["x"] != before["x"])
+    assert moved["x"] == before["x"] + 3 and moved["y"] == before["y"]
+    assert (moved["width"], moved["height"]) == (before["width"], before["height"])
+
+    # resize from the bottom-right corner: 2 px narrower, 1 px shorter
+    ref = _rect(page, "roi4")
+    hx, hy = _screen(ref, moved["x"] + moved["width"], moved["y"] + moved["height"])
+    tx, ty = _screen(ref, moved["x"] + moved["width"] - 2, moved["y"] + moved["height"] - 1)
+    page.mouse.move(hx, hy)
+    page.mouse.down()
+    page.mouse.move(tx, ty, steps=6)
+    page.mouse.up()
+    resized = _wait_roi(server.url, field, "roi4", lambda r: r["width"] != moved["width"])
+    assert (resized["x"], resized["y"]) == (moved["x"], moved["y"])
+    assert (resized["width"], resized["height"]) == (moved["width"] - 2, moved["height"] - 1)
+
+    # delete it: gone from the server and its map leaves the page
+    page.get_by_test_id("roi-delete-roi4").click()
+    _wait_roi(server.url, field, "roi4", lambda r: r is None, allow_none=True)
+    page.get_by_test_id("roi-map-roi4").wait_for(state="detached", timeout=20_000)
+    assert page.get_by_test_id("roi-map-roi1").is_visible()
     assert not page.js_errors, page.js_errors  # type: ignore[attr-defined]
+
+
+def _wait_roi(url: str, field: str, name: str, cond, allow_none: bool = False, timeout: float = 10.0):
+    """The stored ROI ``name`` once ``cond(roi)`` holds (roi is None when it is absent)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        roi = next((r for r in httpx.get(f"{url}/api/v1/rois/{field}").json() if r["name"] == name), None)
+        if (roi is not None or allow_none) and cond(roi):
+            return roi
+        if time.monotonic() > deadline:
+            raise AssertionError(f"ROI {name} never reached the wanted state; last {roi}")
+        time.sleep(0.1)
 
 
 def test_missing_frames_show_a_clear_error_while_other_data_keep_flowing(server, page_factory, tmp_path):
