@@ -143,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     _serve_args(p)
     p.add_argument("--no-loop", action="store_true", help="do not scan in a loop (scans start from the UI/API)")
     p.add_argument("--rate", type=float, default=20.0,
-                   help="detector frames (scan points) per second; 0 = as fast as possible (default 20)")
+                   help="detector exposures per second (exposure 1/RATE s; each scan point adds ~20 ms, "
+                        "so the default 20 gives ~14 points/s); 0 = as fast as possible (~90 points/s)")
     p.set_defaults(func=lambda a: cmd_serve(a, demo=True))
     for cmd, helptext in (("replay", "replay an archived run as if live"), ("export", "export a run as JSON lines")):
         p = sub.add_parser(cmd, help=helptext)
