@@ -135,6 +135,7 @@ def main() -> None:
                     "cpu": platform.processor() or platform.machine(),
                     "roi_pinned_one_core": pin,
                     "cpus": os.cpu_count()},
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     print(f"ROI sums, {SHAPE[0]}x{SHAPE[1]} uint8, 3 ROIs + total, one core")
     print(f"  {'method':<34}{'frames/s':>10}")
