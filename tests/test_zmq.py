@@ -127,3 +127,39 @@ def test_pickle_roundtrip_when_allowed(make_server, proxy):
         assert_same_documents(get_documents(srv.url, uid), expected)
     finally:
         pub.close()
+
+
+def test_msgpack_object_arrays_are_refused_not_unpickled(tmp_path):
+    """msgpack-numpy encodes object arrays with pickle; decoding one from the network would run code."""
+    import msgpack
+    import msgpack_numpy
+    import numpy as np
+
+    from beamwatch.sources.codecs import DecodeError, decode_msgpack
+
+    marker = tmp_path / "pickle-ran"
+
+    class Boom:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    evil = msgpack.packb({"data": np.array([Boom()], dtype=object)}, default=msgpack_numpy.encode)
+    with pytest.raises(DecodeError, match="object arrays"):
+        decode_msgpack(evil)
+    assert not marker.exists()
+    # numeric arrays still decode, to plain lists
+    ok = msgpack.packb({"data": np.arange(3)}, default=msgpack_numpy.encode)
+    assert decode_msgpack(ok) == {"data": [0, 1, 2]}
+
+
+def test_undecodable_pickle_is_counted_not_fatal():
+    """A pickled document that is not JSON-able is one undecodable frame, not a dead source."""
+    import pickle
+
+    from beamwatch.config import Settings
+    from beamwatch.sources.zmq import from_settings
+
+    (src,) = from_settings(Settings(zmq=["127.0.0.1:1"], zmq_format="pickle", zmq_unsafe_pickle=True))
+    frame = src.prefix + b" start " + pickle.dumps({"uid": "u", "bad": {1, 2}})  # a set: not JSON
+    assert src._split(frame) is None
+    assert src.undecodable == 1

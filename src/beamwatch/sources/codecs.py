@@ -10,14 +10,19 @@ import msgpack_numpy
 import numpy as np
 import orjson
 
+from beamwatch.documents import jsonable
+
 
 class DecodeError(ValueError):
     pass
 
 
 def _from_numpy(obj: dict) -> Any:
-    # msgpack-numpy (bluesky-kafka) encodes arrays as maps with b"nd"/"nd"
-    if b"nd" in obj or "nd" in obj:
+    # msgpack-numpy (bluesky-kafka) encodes arrays as maps with a b"nd" key
+    if b"nd" in obj:
+        if obj.get(b"kind") == b"O":
+            # msgpack_numpy.decode would pickle.loads() an object array: never from the network
+            raise DecodeError("msgpack-numpy object arrays (pickled) are refused; send numeric arrays or lists")
         value = msgpack_numpy.decode(obj)
         if isinstance(value, np.ndarray):
             return value.tolist()
@@ -30,6 +35,8 @@ def _from_numpy(obj: dict) -> Any:
 def decode_msgpack(payload: bytes) -> Any:
     try:
         return msgpack.unpackb(payload, object_hook=_from_numpy, raw=False, strict_map_key=False)
+    except DecodeError:
+        raise
     except Exception as exc:  # msgpack raises several unrelated types
         raise DecodeError(f"invalid msgpack: {exc}") from None
 
@@ -44,7 +51,7 @@ def decode_json(payload: bytes) -> Any:
 def decode_pickle(payload: bytes) -> Any:
     """UNSAFE: unpickling runs arbitrary code. Only behind an explicit flag."""
     try:
-        return pickle.loads(payload)  # noqa: S301
+        return jsonable(pickle.loads(payload))  # noqa: S301  (plain JSON types, like the other decoders)
     except Exception as exc:
         raise DecodeError(f"invalid pickle: {exc}") from None
 

@@ -16,7 +16,6 @@ import threading
 
 import zmq
 
-from beamwatch import documents as docs
 from beamwatch.sources import register
 from beamwatch.sources.codecs import DECODERS, DecodeError
 
@@ -71,10 +70,7 @@ class ZmqSource:
             prefix, name, payload = frame.split(b" ", 2)
             if prefix != self.prefix:
                 return None
-            doc = self.decode(payload)
-            if self.fmt == "pickle":
-                doc = docs.jsonable(doc)
-            return name.decode(), doc
+            return name.decode(), self.decode(payload)
         except (ValueError, DecodeError, UnicodeDecodeError) as exc:
             self.undecodable += 1
             log.warning("%s: dropped an undecodable frame (%d bytes): %s", self.name, len(frame), exc)
