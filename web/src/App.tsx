@@ -53,7 +53,7 @@ function route(): { run: string | null } {
   return { run: m ? decodeURIComponent(m[1]) : null };
 }
 
-export type RunsListener = (runs: Summary[], reset: boolean) => void;
+type RunsListener = (runs: Summary[], reset: boolean) => void;
 const listeners = new Set<RunsListener>();
 export function onRunsChanged(fn: RunsListener): () => void {
   listeners.add(fn);

@@ -49,12 +49,6 @@ export function recordRoiSums(field: string, seqs: ArrayLike<number>): void {
 export function recordPaint(ingest: number, eventTime: number): void {
   stats.paints++;
   const now = Date.now();
-  if (ingest > 0) {
-    stats.latencies.push(now - ingest * 1000);
-    if (stats.latencies.length > 5000) stats.latencies.splice(0, 1000);
-  }
-  if (eventTime > 0) {
-    stats.eventLatencies.push(now - eventTime * 1000);
-    if (stats.eventLatencies.length > 5000) stats.eventLatencies.splice(0, 1000);
-  }
+  if (ingest > 0) keep(stats.latencies, now - ingest * 1000);
+  if (eventTime > 0) keep(stats.eventLatencies, now - eventTime * 1000);
 }

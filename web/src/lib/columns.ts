@@ -1,28 +1,41 @@
 /** Append-only float64 columns per stream, filled from `rows` messages. */
 
-export class Column {
-  private buf: Float64Array;
+type GrowableKind = Float64Array | Int32Array;
+
+/**
+ * A typed array that grows (doubling) as rows are written at any start;
+ * with `gap`, rows skipped by a write are filled with it, else left as they are.
+ */
+export class GrowableArray<T extends GrowableKind> {
+  private buf: T;
   length = 0;
-  constructor(capacity = 256) {
-    this.buf = new Float64Array(capacity);
+  constructor(private readonly make: new (n: number) => T, capacity = 256, private readonly gap?: number) {
+    this.buf = new make(capacity);
   }
-  /** Write `values` at row `start` (rows are contiguous; a gap is filled with NaN). */
+  /** Write `values` at row `start`. */
   set(start: number, values: ArrayLike<number>): void {
     const end = start + values.length;
     if (end > this.buf.length) {
       let cap = this.buf.length;
       while (cap < end) cap *= 2;
-      const next = new Float64Array(cap);
+      const next = new this.make(cap);
       next.set(this.buf.subarray(0, this.length));
       this.buf = next;
     }
-    if (start > this.length) this.buf.fill(NaN, this.length, start);
+    if (this.gap !== undefined && start > this.length) this.buf.fill(this.gap, this.length, start);
     this.buf.set(values, start);
     this.length = Math.max(this.length, end);
   }
   /** A view of the filled part (valid until the next `set`). */
-  values(): Float64Array {
-    return this.buf.subarray(0, this.length);
+  values(): T {
+    return this.buf.subarray(0, this.length) as T;
+  }
+}
+
+/** Rows are contiguous; a gap is filled with NaN. */
+export class Column extends GrowableArray<Float64Array> {
+  constructor(capacity = 256) {
+    super(Float64Array, capacity, NaN);
   }
 }
 

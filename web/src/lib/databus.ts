@@ -8,7 +8,7 @@
 import { createContext } from 'react';
 import type { RunState } from './runstate';
 
-export type DataListener = (st: RunState) => void;
+type DataListener = (st: RunState) => void;
 
 export class DataBus {
   private listeners = new Set<DataListener>();

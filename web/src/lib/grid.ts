@@ -5,6 +5,7 @@
  * index (i*nx + j) of each row in `cells` messages; `placeSeq` is the same rule
  * for clients that only have seq_num.
  */
+import { GrowableArray } from './columns';
 
 export interface GridSpec {
   shape: [number, number];
@@ -23,24 +24,10 @@ export function placeSeq(seq: number, shape: [number, number], snaking: [boolean
   return [i, j];
 }
 
-/** Cell index of each row (aligned with the primary stream's rows). */
-export class CellIndex {
-  private buf = new Int32Array(256);
-  length = 0;
-  set(start: number, idx: ArrayLike<number>): void {
-    const end = start + idx.length;
-    if (end > this.buf.length) {
-      let cap = this.buf.length;
-      while (cap < end) cap *= 2;
-      const next = new Int32Array(cap);
-      next.set(this.buf.subarray(0, this.length));
-      this.buf = next;
-    }
-    this.buf.set(idx, start);
-    this.length = Math.max(this.length, end);
-  }
-  values(): Int32Array {
-    return this.buf.subarray(0, this.length);
+/** Cell index of each row (aligned with the primary stream's rows); a gap is left as it is. */
+export class CellIndex extends GrowableArray<Int32Array> {
+  constructor() {
+    super(Int32Array);
   }
 }
 
@@ -55,6 +42,8 @@ export interface GridMap {
 /** Incrementally maintained map of one field; `update` only touches new rows. */
 export class MapBuilder {
   readonly map: GridMap;
+  /** bumped whenever `update` changed the map */
+  version = 0;
   private done = 0;
   constructor(readonly spec: GridSpec, readonly field: string) {
     const n = spec.shape[0] * spec.shape[1];
@@ -74,6 +63,7 @@ export class MapBuilder {
       m.measured[c] = 1;
     }
     this.done = end;
+    this.version++;
     return true;
   }
 }

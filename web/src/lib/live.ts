@@ -4,7 +4,7 @@ import { decodeMessage, type Message } from './protocol';
 
 export type ConnState = 'connecting' | 'open' | 'closed' | 'failed';
 
-export function wsUrl(path: string): string {
+function wsUrl(path: string): string {
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
   return `${proto}//${location.host}${path}`;
 }

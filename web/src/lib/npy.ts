@@ -123,7 +123,7 @@ export function toFrame(npy: Npy): Frame {
 }
 
 /** A failed request, with the server's `detail`. */
-export class HttpError extends Error {
+class HttpError extends Error {
   constructor(readonly status: number, detail: string) {
     super(detail);
   }

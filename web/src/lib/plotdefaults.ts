@@ -6,7 +6,7 @@
  */
 import type { DescriptorInfo, Doc } from './protocol';
 
-export function dimensionFields(start: Doc | null): string[] {
+function dimensionFields(start: Doc | null): string[] {
   const dims = start?.hints?.dimensions;
   if (!Array.isArray(dims)) return [];
   const out: string[] = [];
@@ -23,7 +23,7 @@ export function defaultX(start: Doc | null, fields: string[]): string {
   return 'time';
 }
 
-export function hintedFields(descriptors: DescriptorInfo[], stream = 'primary'): string[] {
+function hintedFields(descriptors: DescriptorInfo[], stream = 'primary'): string[] {
   const out: string[] = [];
   for (const d of descriptors) {
     if (d.name !== stream) continue;

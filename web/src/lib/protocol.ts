@@ -65,8 +65,16 @@ export function i32(b: Uint8Array): Int32Array {
   return new Int32Array(copy.buffer, copy.byteOffset, copy.byteLength / 4);
 }
 
+/** A `roisums` body (live message or snapshot stage): bins -> typed arrays, in place. */
+function decodeRoiSums(m: any): void {
+  if (m.seq instanceof Uint8Array) m.seq = i32(m.seq);
+  const values: Record<string, Float64Array> = {};
+  for (const [k, v] of Object.entries((m.values ?? {}) as Record<string, Uint8Array | Float64Array>)) values[k] = v instanceof Uint8Array ? f64(v) : v;
+  m.values = values;
+}
+
 export function decodeMessage(data: ArrayBuffer | Uint8Array): Message {
-  const m = decode(data instanceof Uint8Array ? data : new Uint8Array(data)) as any;
+  const m = decode(data) as any;
   if (m && m.t === 'rows') {
     m.seq_num = i32(m.seq_num);
     m.time = f64(m.time);
@@ -76,10 +84,9 @@ export function decodeMessage(data: ArrayBuffer | Uint8Array): Message {
   } else if (m && m.t === 'cells') {
     m.idx = i32(m.idx);
   } else if (m && m.t === 'roisums') {
-    if (m.seq instanceof Uint8Array) m.seq = i32(m.seq);
-    const values: Record<string, Float64Array> = {};
-    for (const [k, v] of Object.entries((m.values ?? {}) as Record<string, Uint8Array>)) values[k] = f64(v);
-    m.values = values;
+    decodeRoiSums(m);
+  } else if (m && m.t === 'snapshot') {
+    for (const body of Object.values(m.stages?.rois?.fields ?? {})) if (body) decodeRoiSums(body);
   }
   return m as Message;
 }

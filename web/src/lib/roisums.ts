@@ -7,7 +7,6 @@
  * y = row, x+width and y+height exclusive).
  */
 import { Column } from './columns';
-import { f64, i32 } from './protocol';
 
 export interface Roi {
   name: string;
@@ -31,14 +30,13 @@ export interface RoiSumsMessage {
   reset: boolean;
   rois: Roi[];
   names: string[];
-  seq: Int32Array | Uint8Array;
-  values: Record<string, Float64Array | Uint8Array>;
+  seq: Int32Array;
+  values: Record<string, Float64Array>;
   errors: number;
   error: string | null;
   error_seq: number | null;
 }
 
-export const totalName = (field: string) => `total:${field}`;
 export const isTotal = (name: string) => name.startsWith('total:');
 
 /** Sums of one detector field in one run, for the current ROI set. */
@@ -60,9 +58,6 @@ export class FieldSums {
   }
 }
 
-const asI32 = (b: Int32Array | Uint8Array) => (b instanceof Uint8Array ? i32(b) : b);
-const asF64 = (b: Float64Array | Uint8Array) => (b instanceof Uint8Array ? f64(b) : b);
-
 export class RoiSums {
   readonly fields = new Map<string, FieldSums>();
   version = 0;
@@ -79,18 +74,17 @@ export class RoiSums {
     fs.stream = m.stream ?? 'primary';
     fs.rois = m.rois ?? [];
     fs.names = m.names ?? [];
-    const seq = asI32(m.seq);
+    const seq = m.seq;
     const start = fs.seq.length;
     fs.seq.set(start, seq);
     for (const name of fs.names) {
       let col = fs.values.get(name);
       if (!col) {
-        col = new Column();
-        col.set(0, new Float64Array(start).fill(NaN));
+        col = new Column(); // set(start, ...) below fills the rows before start with NaN
         fs.values.set(name, col);
       }
       const v = m.values?.[name];
-      const arr = v ? asF64(v) : new Float64Array(seq.length).fill(NaN);
+      const arr = v ?? new Float64Array(seq.length).fill(NaN);
       col.set(start, arr.length === seq.length ? arr : Float64Array.from({ length: seq.length }, (_, k) => arr[k] ?? NaN));
     }
     fs.errors = m.errors ?? 0;
@@ -162,7 +156,7 @@ export function placeOnGrid(cells: ArrayLike<number>, values: ArrayLike<number>,
 
 // ------------------------------------------------------------ ROI geometry
 
-export const ROI_COLOURS = ['#e6194b', '#17a589', '#f58231', '#4363d8', '#911eb4', '#b8860b', '#f032e6', '#2e8b57'];
+const ROI_COLOURS = ['#e6194b', '#17a589', '#f58231', '#4363d8', '#911eb4', '#b8860b', '#f032e6', '#2e8b57'];
 export const TOTAL_COLOUR = '#34495e';
 export const roiColour = (index: number) => ROI_COLOURS[((index % ROI_COLOURS.length) + ROI_COLOURS.length) % ROI_COLOURS.length];
 
