@@ -1,5 +1,5 @@
-import { useState } from 'react';
-import type { RunState } from '../lib/runstate';
+import { memo, useState } from 'react';
+import type { LogItem, RunState } from '../lib/runstate';
 
 const TYPES = ['start', 'descriptor', 'event', 'resource', 'datum', 'stream_resource', 'stream_datum', 'stop'];
 
@@ -27,19 +27,24 @@ export default function DocLog({ st }: { st: RunState }) {
       </div>
       {open && (
         <ol className="log" data-testid="log-list">
-          {last.map((d) => (
-            <li key={d.n} data-name={d.name}>
-              <details>
-                <summary><span className={`doc-name doc-${d.name}`}>{d.name}</span> {brief(d.name, d.doc)}</summary>
-                <pre>{JSON.stringify(d.doc, null, 1)}</pre>
-              </details>
-            </li>
-          ))}
+          {last.map((d) => <LogRow key={d.n} d={d} />)}
         </ol>
       )}
     </section>
   );
 }
+
+/** One document; a log item never changes, so it is rendered (and serialised) once. */
+const LogRow = memo(function LogRow({ d }: { d: LogItem }) {
+  return (
+    <li data-name={d.name}>
+      <details>
+        <summary><span className={`doc-name doc-${d.name}`}>{d.name}</span> {brief(d.name, d.doc)}</summary>
+        <pre>{JSON.stringify(d.doc, null, 1)}</pre>
+      </details>
+    </li>
+  );
+});
 
 function brief(name: string, doc: Record<string, any>): string {
   if (name === 'event') {

@@ -5,7 +5,7 @@
  * at the top), auto-contrast by percentiles, and the field's ROIs over it.
  */
 import {
-  DomainWidget, HeatmapVis, ScaleType,
+  DomainWidget, HeatmapVis, ScaleType, getVisDomain,
   type ColorMap, type ColorScaleType, type CustomDomain, type Domain,
 } from '@h5web/lib';
 import ndarray from 'ndarray';
@@ -16,15 +16,15 @@ import { LatestLoader, fetchFrame, frameUrl, type Frame } from '../lib/npy';
 import type { DetectorInfo, Roi } from '../lib/roisums';
 import type { RunState } from '../lib/runstate';
 import { recordFramePaint } from '../stats';
-import { COLORMAPS } from './Plots';
+import { COLORMAPS, isBad } from './Plots';
 import { RoiList, RoiOverlay, addRoi, useRois, type RoiOverlayProps } from './RoiEditor';
 
 /** Largest binned frame side the client asks for (about a panel's width in pixels). */
-export const TARGET_PIXELS = 512;
+const TARGET_PIXELS = 512;
 const BINS = [1, 2, 4, 8];
 const SCALES: [ColorScaleType, string][] = [[ScaleType.Linear, 'linear'], [ScaleType.Log, 'log'], [ScaleType.SymLog, 'symlog']];
 
-export function autoBin(shape: number[] | null | undefined): number {
+function autoBin(shape: number[] | null | undefined): number {
   if (!shape || shape.length < 2) return 1;
   return Math.min(64, Math.max(1, Math.ceil(Math.max(shape[0], shape[1]) / TARGET_PIXELS)));
 }
@@ -93,7 +93,10 @@ function ImagePanel({ st, field, info }: { st: RunState; field: string; info: De
   const [locked, setLocked] = useState<CustomDomain | null>(null);
   const [drawMode, setDrawMode] = useState(false);
   const [selected, setSelected] = useState<string | null>(null);
-  const shape = info.shape?.length >= 2 ? info.shape.slice(-2) : null;
+  // [ny, nx] of the detector, as arrays that keep their identity while the numbers do (memo(ImageVis) and RoiList)
+  const hasShape = info.shape?.length >= 2;
+  const [sy, sx] = hasShape ? info.shape.slice(-2) : [0, 0];
+  const shape = useMemo(() => (hasShape ? [sy, sx] : null), [hasShape, sy, sx]);
   const bin = binSel ?? autoBin(shape);
   const url = st.uid && seq > 0 ? frameUrl(st.uid, info.stream, field, seq, bin, mode) : null;
   const { shown, error, want } = useFrame(url);
@@ -114,7 +117,9 @@ function ImagePanel({ st, field, info }: { st: RunState; field: string; info: De
   const fs = st.roisums.fields.get(field);
   const { rois, save, error: roiError } = useRois(field, fs?.resets ?? 0);
   // the frame as received sets the bounds when the descriptor's shape is not known
-  const frameShape = shape ?? (shown ? [shown.ny * shown.bin, shown.nx * shown.bin] : null);
+  const fy = shown ? shown.ny * shown.bin : 0;
+  const fx = shown ? shown.nx * shown.bin : 0;
+  const frameShape = useMemo(() => shape ?? (shown ? [fy, fx] : null), [shape, !!shown, fy, fx]); // eslint-disable-line react-hooks/exhaustive-deps
 
   // contrast: percentile clip of the received frame, unless locked
   const positive = scale === ScaleType.Log;
@@ -122,8 +127,7 @@ function ImagePanel({ st, field, info }: { st: RunState; field: string; info: De
   const full = useMemo<Domain>(() => (shown && finiteRange(shown.data, positive)) || auto, [shown, positive, auto]);
   const dataDomain: Domain = [Math.min(full[0], auto[0]), Math.max(full[1], auto[1])];
   const custom: CustomDomain = locked ?? auto;
-  const d0 = custom[0] ?? dataDomain[0];
-  const d1 = custom[1] ?? dataDomain[1];
+  const [d0, d1] = getVisDomain(custom, dataDomain);
   const domain = useMemo<Domain>(() => [d0, d1], [d0, d1]);
   const hist = useMemo(
     () => (shown ? { ...histogram(shown.data, dataDomain, 64, positive), colorMap: cmap } : undefined),
@@ -256,8 +260,6 @@ function edges(n: number, bin: number): Float64Array {
   return out;
 }
 
-const notFinite = (v: number) => !Number.isFinite(v);
-
 const ImageVis = memo(function ImageVis({ frame, domain, cmap, scale, rois, shape, drawMode, selected, onSelect, onChange, onDraw }: ImageVisProps) {
   const { ny, nx, bin } = frame;
   const data = useMemo(() => ndarray(frame.data, [ny, nx]), [frame, ny, nx]);
@@ -275,7 +277,7 @@ const ImageVis = memo(function ImageVis({ frame, domain, cmap, scale, rois, shap
       abscissaParams={xAxis}
       ordinateParams={yAxis}
       interactions={interactions}
-      ignoreValue={notFinite}
+      ignoreValue={isBad}
     >
       <RoiOverlay rois={rois} shape={shape} drawMode={drawMode} selected={selected} onSelect={onSelect} onChange={onChange} onDraw={onDraw} />
     </HeatmapVis>

@@ -1,16 +1,18 @@
 import {
-  ColorMap, DomainWidget, HeatmapVis, LineVis, ScaleType, ScatterVis, getDomain,
+  ColorMap, DomainWidget, HeatmapVis, LineVis, ScaleType, ScatterVis, getDomain, getVisDomain,
   type ColorScaleType, type CustomDomain, type Domain,
 } from '@h5web/lib';
 import ndarray from 'ndarray';
 import { useMemo, useState } from 'react';
+import type { StreamColumns } from '../lib/columns';
 import { MapBuilder, cellEdges, type GridSpec } from '../lib/grid';
 import { normalise } from '../lib/plotdefaults';
 import type { RunState } from '../lib/runstate';
 import { stats } from '../stats';
 
 export const COLORMAPS: ColorMap[] = ['Viridis', 'Inferno', 'Magma', 'Plasma', 'Cividis', 'Greys', 'RdBu', 'Turbo'] as ColorMap[];
-const isBad = (v: number) => !Number.isFinite(v);
+/** h5web's ignoreValue for every plot: NaN and ±Infinity are not drawn. */
+export const isBad = (v: number) => !Number.isFinite(v);
 
 export function safeDomain(values: ArrayLike<number>, scale: ColorScaleType = ScaleType.Linear): Domain {
   const d = getDomain(values as any, { scaleType: scale, ignoreValue: isBad });
@@ -32,14 +34,27 @@ function histogram(values: Float64Array, domain: Domain, nbins = 40): { values: 
   return { values: counts, bins };
 }
 
-function xValues(st: RunState, x: string): { values: Float64Array | undefined; label: string } {
-  const col = st.primary.get(x);
+/**
+ * The x values of a plot of `stream`: `time` as seconds since the run's start,
+ * `seq_num` labelled "point number", any other field labelled by `fieldLabel`.
+ */
+export function xValues(st: RunState, stream: StreamColumns, x: string, fieldLabel: (f: string) => string): { values: Float64Array | undefined; label: string } {
+  const col = stream.get(x);
   if (x === 'time' && col) {
     const t0 = (st.start?.time as number) ?? col[0];
     return { values: col.map((t) => t - t0), label: 'time since start (s)' };
   }
   if (x === 'seq_num') return { values: col, label: 'point number' };
-  return { values: col, label: withUnits(st, x) };
+  return { values: col, label: fieldLabel(x) };
+}
+
+/** The x-axis selector: point number, time, or a field of the stream. */
+export function XSelect({ fields, value, onChange, testid }: { fields: string[]; value: string; onChange: (x: string) => void; testid: string }) {
+  return (
+    <label>x <select value={value} onChange={(e) => onChange(e.target.value)} data-testid={testid}>
+      {['seq_num', 'time', ...fields].map((f) => <option key={f} value={f}>{f === 'seq_num' ? 'point number' : f}</option>)}
+    </select></label>
+  );
 }
 
 function withUnits(st: RunState, field: string): string {
@@ -57,7 +72,7 @@ export function LinePanels({ st, fields, defaultX, defaultYs }: { st: RunState; 
   const [log, setLog] = useState(false);
   const x = xSel ?? defaultX;
   const ys = (ySel ?? defaultYs).filter((f) => fields.includes(f));
-  const { values: xv, label: xlabel } = xValues(st, x);
+  const { values: xv, label: xlabel } = xValues(st, st.primary, x, (f) => withUnits(st, f));
   const mon = monitor ? st.primary.get(monitor) : undefined;
   const toggle = (f: string) => setYs(ys.includes(f) ? ys.filter((y) => y !== f) : [...ys, f]);
 
@@ -65,9 +80,7 @@ export function LinePanels({ st, fields, defaultX, defaultYs }: { st: RunState; 
     <section className="panel lines" data-testid="line-panels">
       <div className="panel-head controls">
         <h2>Plots</h2>
-        <label>x <select value={x} onChange={(e) => setX(e.target.value)} data-testid="x-select">
-          {['seq_num', 'time', ...fields].map((f) => <option key={f} value={f}>{f === 'seq_num' ? 'point number' : f}</option>)}
-        </select></label>
+        <XSelect fields={fields} value={x} onChange={setX} testid="x-select" />
         <label>normalise by <select value={monitor} onChange={(e) => setMonitor(e.target.value)} data-testid="monitor-select">
           <option value="">—</option>
           {fields.map((f) => <option key={f} value={f}>{f}</option>)}
@@ -120,7 +133,7 @@ function FieldSelect({ fields, value, onChange, testid }: { fields: string[]; va
   );
 }
 
-function ColourControls({ cmap, setCmap, scale, setScale }: { cmap: ColorMap; setCmap: (c: ColorMap) => void; scale: ColorScaleType; setScale: (s: ColorScaleType) => void }) {
+export function ColourControls({ cmap, setCmap, scale, setScale }: { cmap: ColorMap; setCmap: (c: ColorMap) => void; scale: ColorScaleType; setScale: (s: ColorScaleType) => void }) {
   return (
     <>
       <label>colours <select value={cmap} onChange={(e) => setCmap(e.target.value as ColorMap)}>{COLORMAPS.map((c) => <option key={c}>{c}</option>)}</select></label>
@@ -143,11 +156,16 @@ export function MapPanel({ st, grid, defaultField }: { st: RunState; grid: GridS
   stats.mapFilled = m.filled;
   stats.mapMeasured = m.measured;
   const [ny, nx] = grid.shape;
-  const values = useMemo(() => Float32Array.from(m.values), [m.filled, builder, st.version]);
+  // m.values and m.measured change in place: what is derived from them follows builder.version (m.filled for the mask)
+  // (unmeasured cells are NaN, which the domain and the histogram skip)
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const values = useMemo(() => Float32Array.from(m.values), [builder, builder.version]);
   const measured = useMemo(() => m.measured.slice(), [m.filled, builder]);
-  const measuredValues = useMemo(() => m.values.filter((_, k) => m.measured[k] === 1), [m.filled, builder, st.version]);
-  const dataDomain = safeDomain(measuredValues, scale);
-  const domain: Domain = [custom[0] ?? dataDomain[0], custom[1] ?? dataDomain[1]];
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const dataDomain = useMemo(() => safeDomain(m.values, scale), [builder, builder.version, scale]);
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const hist = useMemo(() => histogram(m.values, dataDomain), [builder, builder.version, dataDomain]);
+  const domain = getVisDomain(custom, dataDomain);
 
   const checkApi = async () => {
     try {
@@ -184,7 +202,7 @@ export function MapPanel({ st, grid, defaultField }: { st: RunState; grid: GridS
             dataDomain={dataDomain}
             customDomain={custom}
             scaleType={scale}
-            histogram={{ ...histogram(measuredValues, dataDomain), colorMap: cmap }}
+            histogram={{ ...hist, colorMap: cmap }}
             onCustomDomainChange={setCustom}
           />
         </div>
@@ -241,9 +259,9 @@ export function ScatterPanel({ st, axes, defaultField }: { st: RunState; axes: s
       <div className="vis map-vis">
         {n > 0 && x && y && c ? (
           <ScatterVis
-            abscissaParams={{ value: x.slice(0, n), label: withUnits(st, axes[0]) }}
-            ordinateParams={{ value: y.slice(0, n), label: withUnits(st, axes[1]) }}
-            dataArray={ndarray(c.slice(0, n), [n])}
+            abscissaParams={{ value: x.subarray(0, n), label: withUnits(st, axes[0]) }}
+            ordinateParams={{ value: y.subarray(0, n), label: withUnits(st, axes[1]) }}
+            dataArray={ndarray(c.subarray(0, n), [n])}
             domain={safeDomain(c.subarray(0, n), scale)}
             colorMap={cmap}
             scaleType={scale}

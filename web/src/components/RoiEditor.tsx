@@ -57,7 +57,11 @@ export function useRois(field: string, liveResets: number) {
     };
   }, [load]);
 
+  // the mount (or field change) above has loaded; load again only when the resets count moves on from what was seen
+  const seenResets = useRef(liveResets);
   useEffect(() => {
+    if (liveResets === seenResets.current) return;
+    seenResets.current = liveResets;
     if (liveResets > 0) load();
   }, [liveResets, load]);
 

@@ -9,7 +9,7 @@ import { useMemo, useState } from 'react';
 import type { GridSpec } from '../lib/grid';
 import { TOTAL_COLOUR, alignedColumns, isTotal, placeOnGrid, roiColour, type FieldSums } from '../lib/roisums';
 import type { RunState } from '../lib/runstate';
-import { COLORMAPS, MapView, safeDomain } from './Plots';
+import { ColourControls, MapView, XSelect, isBad, safeDomain, xValues } from './Plots';
 
 export function RoiSumPanels({ st, defaultX }: { st: RunState; defaultX: string }) {
   const fields = [...st.roisums.fields.entries()].filter(([, fs]) => fs.names.length);
@@ -60,8 +60,8 @@ function RoiMaps({ st, field, fs, grid }: { st: RunState; field: string; fs: Fie
   const maps = useMemo(
     () => fs.names.map((name) => {
       const placed = placeOnGrid(cells, cols.get(name) ?? new Float64Array(0), ncells);
-      const measuredValues = placed.values.filter((_, k) => placed.measured[k] === 1);
-      return { name, ...placed, domain: safeDomain(measuredValues, scale) };
+      // unmeasured cells are NaN, which the domain skips
+      return { name, ...placed, domain: safeDomain(placed.values, scale) };
     }),
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [cols, cells.length, ncells, scale, fs.names.join('\n')],
@@ -70,8 +70,7 @@ function RoiMaps({ st, field, fs, grid }: { st: RunState; field: string; fs: Fie
     <section className="panel roi-maps" data-testid="roi-maps" data-field={field}>
       <div className="panel-head controls">
         <h2>ROI maps · {field}</h2>
-        <label>colours <select value={cmap} onChange={(e) => setCmap(e.target.value as ColorMap)}>{COLORMAPS.map((c) => <option key={c}>{c}</option>)}</select></label>
-        <label><input type="checkbox" checked={scale === ScaleType.Log} onChange={(e) => setScale(e.target.checked ? ScaleType.Log : ScaleType.Linear)} /> log</label>
+        <ColourControls cmap={cmap} setCmap={setCmap} scale={scale} setScale={setScale} />
         <span className="muted">{fs.length} frames summed</span>
       </div>
       <div className="roi-map-grid">
@@ -98,21 +97,13 @@ function RoiLines({ st, field, fs, defaultX }: { st: RunState; field: string; fs
   const [log, setLog] = useState(false);
   const x = xSel ?? (fields.includes(defaultX) || defaultX === 'time' || defaultX === 'seq_num' ? defaultX : 'seq_num');
   const cols = useAligned(st, fs);
-  let xv = stream.get(x);
-  let xlabel = x === 'seq_num' ? 'point number' : x;
-  if (x === 'time' && xv) {
-    const t0 = (st.start?.time as number) ?? xv[0];
-    xv = xv.map((t) => t - t0);
-    xlabel = 'time since start (s)';
-  }
+  const { values: xv, label: xlabel } = xValues(st, stream, x, (f) => f);
   const scale = log ? ScaleType.Log : ScaleType.Linear;
   return (
     <section className="panel roi-lines" data-testid="roi-lines" data-field={field}>
       <div className="panel-head controls">
         <h2>ROI sums · {field}</h2>
-        <label>x <select value={x} onChange={(e) => setX(e.target.value)} data-testid="roi-x-select">
-          {['seq_num', 'time', ...fields].map((f) => <option key={f} value={f}>{f === 'seq_num' ? 'point number' : f}</option>)}
-        </select></label>
+        <XSelect fields={fields} value={x} onChange={setX} testid="roi-x-select" />
         <label><input type="checkbox" checked={log} onChange={(e) => setLog(e.target.checked)} /> log y</label>
         <span className="muted">{fs.length} frames summed</span>
       </div>
@@ -134,7 +125,7 @@ function RoiLines({ st, field, fs, defaultX }: { st: RunState; field: string; fs
                     abscissaParams={{ value: xv.subarray(0, n), label: xlabel }}
                     ordinateLabel={name}
                     showGrid
-                    ignoreValue={(v) => !Number.isFinite(v)}
+                    ignoreValue={isBad}
                     curveType={'OnlyLine' as any}
                   />
                 ) : (
