@@ -78,22 +78,14 @@ def install(app, settings, loop: bool = True, rate: float = 20.0) -> None:
     app.state.demo = demo  # the router is always mounted (see server.app); it answers 404 without this
 
     async def _start(app, core):
+        from beamwatch.analysis.roi_sums import set_rois
         from beamwatch.frames import validate_rois
 
-        rois = demo.default_rois()
-        for field in await core.read(_preset_rois, core, rois):
-            for listener in list(core.listeners.get("rois", [])):
-                listener(field, validate_rois(rois))
+        # give the demo's detectors three ROIs unless the user already chose some
+        rois = validate_rois(demo.default_rois())
+        for field in ("det-image", "v1det_image"):
+            if await core.read(core.archive.kv_get, f"rois:{field}") is None:
+                await set_rois(core, field, rois)
         demo.start()
 
     app.state.startup_hooks.append(_start)
-
-
-def _preset_rois(core, rois: list[dict]) -> list[str]:
-    """Give the demo's detectors three ROIs unless the user already chose some; the fields set."""
-    done = []
-    for field in ("det-image", "v1det_image"):
-        if core.archive.kv_get(f"rois:{field}") is None:
-            core.archive.kv_set(f"rois:{field}", rois)
-            done.append(field)
-    return done

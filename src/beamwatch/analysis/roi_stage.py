@@ -26,14 +26,20 @@ if TYPE_CHECKING:  # pragma: no cover
     from beamwatch.analysis.roi_sums import FieldSums
 
 
+def frame_shape(data_key: dict) -> tuple[int, int] | None:
+    """``(ny, nx)`` of a data key: its last two dimensions > 1; None with fewer than two."""
+    shape = [int(s) for s in (data_key.get("shape") or []) if s and s > 1]
+    return (shape[-2], shape[-1]) if len(shape) >= 2 else None
+
+
 def detector_keys(descriptors) -> dict[str, dict]:
     """``{field: {"stream", "shape", "dtype"}}`` of external data keys with >= 2 non-trivial dims."""
     out: dict[str, dict] = {}
     for desc in descriptors:
         for key, info in (desc.get("data_keys") or {}).items():
-            shape = [int(s) for s in (info.get("shape") or []) if s and s > 1]
-            if info.get("external") and len(shape) >= 2 and key not in out:
-                out[key] = {"stream": desc.get("name", "primary"), "shape": shape[-2:],
+            shape = frame_shape(info)
+            if info.get("external") and shape is not None and key not in out:
+                out[key] = {"stream": desc.get("name", "primary"), "shape": list(shape),
                             "dtype": str(info.get("dtype_numpy") or info.get("dtype") or "")}
     return out
 

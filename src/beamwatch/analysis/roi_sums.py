@@ -40,6 +40,9 @@ class FieldSums:
     errors: dict[int, str] = dataclasses.field(default_factory=dict)  # seq_num -> why it has no sums
     order: list[int] = dataclasses.field(default_factory=list)  # seq_nums in the order their sums were added
     gen: int = dataclasses.field(default_factory=lambda: next(_GENERATIONS))  # new table = new generation
+    checked: int = 0  # every seq_num up to here was tried once (it has sums or an error)
+    # held while the table is filled, so two fills never both append a seq_num
+    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, compare=False, repr=False)
 
     def values(self, name: str) -> dict[int, float]:
         if name.startswith("total:"):
@@ -49,15 +52,14 @@ class FieldSums:
 
 
 class RoiSums:
-    """ROI sums of every run's 2-D detector fields (the 'rois' stage)."""
-
-    name = "roi_sums"
+    """ROI sums of every run's 2-D detector fields; the 'rois' stage
+    (:class:`beamwatch.analysis.roi_stage.RoiStage`) shows them to clients."""
 
     def __init__(self, core, frames):
         self.core = core
         self.frames = frames
         self._tables: dict[tuple[str, str], FieldSums] = {}
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # guards `_tables` only; a fill holds its table's own lock
         self._dirty: set[tuple[str, str]] = set()
         self._wake = asyncio.Event()
         # f(run_uid, field, table) after new sums were added
@@ -82,11 +84,12 @@ class RoiSums:
             raise KeyError(f"run {run_uid[:8]} has no detector field {field!r} (fields: {', '.join(fields) or 'none'})")
         with self._lock:
             table = self._tables.get((run_uid, field))
-            if table is None:
+            if table is None:  # ROIs read under the lock: a concurrent _rois_changed cannot leave a stale table
                 table = FieldSums(self.rois_for(field), fields[field])
                 self._tables[(run_uid, field)] = table
+        with table.lock:
             self._fill(run_uid, field, table)
-            return table
+        return table
 
     def resolve_name(self, run_uid: str, name: str) -> tuple[str, str]:
         """ROI name or ``total:<field>`` -> (field, name); KeyError if unknown."""
@@ -107,13 +110,16 @@ class RoiSums:
 
     # ------------------------------------------------------------- compute
     def _fill(self, run_uid: str, field: str, table: FieldSums) -> list[int]:
+        """Add the sums of the frames not summed yet (call with ``table.lock`` held)."""
         index = self.frames.index(run_uid)
         state = self.core.registry.get(run_uid)
         n = self.core.archive.event_counts(run_uid)
         n_events = sum(n.get(d, 0) for d in state.streams.get(table.stream, []))
         added = []
-        for seq in range(1, n_events + 1):
-            if seq in table.totals:
+        # earlier failures, then the seq_nums not tried yet: ascending, as one pass over 1..n_events
+        retry = sorted(s for s in table.errors if s <= min(table.checked, n_events))
+        for seq in itertools.chain(retry, range(table.checked + 1, n_events + 1)):
+            if seq in table.totals:  # summed by a pass an exception cut short
                 continue
             try:
                 ref = index.locate(field, seq, table.stream)
@@ -130,16 +136,19 @@ class RoiSums:
             table.totals[seq] = float(total)
             table.order.append(seq)  # last: readers on other threads slice `order`
             added.append(seq)
+        table.checked = max(table.checked, n_events)
         return added
 
     def _rois_changed(self, field: str, rois: list[ROI]) -> None:
+        # on the event loop: takes only the dict lock, never waits for a fill
         with self._lock:
-            for key in [k for k in self._tables if k[1] == field]:
+            stale = [k for k in self._tables if k[1] == field]
+            for key in stale:
                 del self._tables[key]
-                self._dirty.add(key)  # recompute what someone looked at, with the new ROIs
-            for state in self.core.registry.open_runs():
-                if field in self.detector_fields(state.uid):
-                    self._dirty.add((state.uid, field))
+        self._dirty.update(stale)  # recompute what someone looked at, with the new ROIs
+        for state in self.core.registry.open_runs():
+            if field in self.detector_fields(state.uid):
+                self._dirty.add((state.uid, field))
         self._wake.set()
 
     def request(self, run_uid: str) -> None:
@@ -153,12 +162,9 @@ class RoiSums:
         try:
             after = await core.read(core.archive.max_id)
             async for items in follow(core, None, after):
-                for item in items:
-                    if item.name in _TRIGGERS:
-                        for field in self.detector_fields(item.run_uid):
-                            self._dirty.add((item.run_uid, field))
-                if self._dirty:
-                    self._wake.set()
+                # the worker looks the runs' detector fields up off the loop
+                for run_uid in {i.run_uid for i in items if i.name in _TRIGGERS}:
+                    self.request(run_uid)
         finally:
             worker.cancel()
 
@@ -181,3 +187,12 @@ class RoiSums:
                     continue
                 for cb in list(self.on_update):
                     cb(run_uid, field, table)
+
+
+async def set_rois(core, field: str, rois: list[ROI]) -> list[dict]:
+    """Store the (validated) ROIs of a detector field and tell the listeners; the stored value."""
+    value = [r.to_dict() for r in rois]
+    await core.read(core.archive.kv_set, f"rois:{field}", value)
+    for listener in list(core.listeners.get("rois", [])):
+        listener(field, rois)
+    return value

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Body, Depends, HTTPException
 
+from beamwatch.analysis.roi_stage import frame_shape
+from beamwatch.analysis.roi_sums import set_rois
 from beamwatch.core import Core
 from beamwatch.frames import validate_rois
 from beamwatch.server.deps import get_core, json_response
@@ -15,10 +17,9 @@ def _frame_shape(core: Core, field: str) -> tuple[int, int] | None:
     """Frame shape of ``field`` from the newest run in memory that records it."""
     for state in reversed(list(core.registry.runs.values())):
         for desc in reversed(list(state.descriptors.values())):
-            shape = desc.get("data_keys", {}).get(field, {}).get("shape") or []
-            shape = [s for s in shape if s and s > 1]
-            if len(shape) >= 2:
-                return tuple(shape[-2:])
+            shape = frame_shape(desc.get("data_keys", {}).get(field, {}))
+            if shape is not None:
+                return shape
     return None
 
 
@@ -40,8 +41,4 @@ async def put_rois(field: str, rois: list = Body(...), core: Core = Depends(get_
         parsed = validate_rois(rois, _frame_shape(core, field))
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    value = [r.to_dict() for r in parsed]
-    await core.read(core.archive.kv_set, f"rois:{field}", value)
-    for listener in list(core.listeners.get("rois", [])):
-        listener(field, parsed)
-    return json_response(value)
+    return json_response(await set_rois(core, field, parsed))
