@@ -87,10 +87,15 @@ class GridSpec:
         seqs = np.fromiter(values.keys(), dtype=np.int64, count=len(values))
         vals = np.fromiter(values.values(), dtype=np.float64, count=len(values))
         idx = self.flat_index(seqs) if len(seqs) else np.zeros(0, dtype=np.int32)
+        return self.scatter(idx, vals)
+
+    def scatter(self, idx: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Values at flat cell indices (``-1`` = off the grid, skipped) -> (values [ny, nx]
+        with NaN unmeasured, measured mask)."""
         ok = idx >= 0
         out = np.full(self.size, np.nan)
         measured = np.zeros(self.size, dtype=bool)
-        out[idx[ok]] = vals[ok]
+        out[idx[ok]] = values[ok]
         measured[idx[ok]] = True
         return out.reshape(self.shape), measured.reshape(self.shape)
 

@@ -91,16 +91,8 @@ class RunModel:
     def stream_of(self, descriptor_uid: str) -> str:
         return self.descriptors[descriptor_uid].get("name", "primary")
 
-    @property
-    def version(self) -> tuple:
-        return tuple(s.version for s in self.stages)
-
     def add_listener(self, fn) -> None:
         self._listeners.append(fn)
-
-    def remove_listener(self, fn) -> None:
-        if fn in self._listeners:
-            self._listeners.remove(fn)
 
     # ----------------------------------------------------------------- views
     def snapshot(self) -> Message:
@@ -148,12 +140,11 @@ class RunInfo(Stage):
         spec = GridSpec.from_start(start)
         hints = start.get("hints") or {}
         dims = hints.get("dimensions") if isinstance(hints, dict) else None
+        fields = _dimension_fields(dims)
         if spec is not None:
-            fields = _dimension_fields(dims)
             return {"kind": "grid", "grid": spec.as_dict(),
                     "axes": fields if len(fields) == 2 else list(spec.motors[:2])}
         motors = [str(m) for m in (start.get("motors") or [])]
-        fields = _dimension_fields(dims)
         axes = fields if len(fields) == 2 else (motors if len(motors) == 2 else [])
         if len(axes) == 2:
             return {"kind": "scatter", "axes": axes}  # spiral, list and other 2-D scans
@@ -314,12 +305,7 @@ class GridMap(Stage):
         cols: Columns = self.run.stage("columns")
         values = cols.column(self.STREAM, field)
         idx = np.frombuffer(self.cells, dtype=np.int32)[: len(values)]
-        ok = idx >= 0
-        out = np.full(self.spec.size, np.nan)
-        measured = np.zeros(self.spec.size, dtype=bool)
-        out[idx[ok]] = values[: len(idx)][ok]
-        measured[idx[ok]] = True
-        return out.reshape(self.spec.shape), measured.reshape(self.spec.shape)
+        return self.spec.scatter(idx, values[: len(idx)])
 
     def snapshot(self):
         return {**self.spec.as_dict(), "stream": self.STREAM}

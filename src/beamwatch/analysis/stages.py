@@ -62,10 +62,6 @@ class Stage(event_model.DocumentRouter):
     def delta(self, cursor: Any) -> tuple[list[Message], Any]:
         return [], cursor
 
-    def cursor_now(self) -> Any:
-        """The cursor of a client that has just received ``snapshot()``."""
-        return self.version
-
 
 @dataclasses.dataclass(frozen=True)
 class StageSpec:

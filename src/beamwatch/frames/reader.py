@@ -114,6 +114,8 @@ class SWMRReader:
                     err = exc
                 else:
                     if n >= ref.stop:
+                        # a new handle, not the one _length refreshed: reading through that one can
+                        # return wrong frames (test_waits_for_frame_not_yet_flushed)
                         data = self._dataset(ref)[ref.start : ref.stop]
                         return data.reshape((-1,) + data.shape[-2:])
             if time.monotonic() >= deadline:

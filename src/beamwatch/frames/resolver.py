@@ -7,6 +7,8 @@ from dataclasses import dataclass, field as dc_field
 from pathlib import Path
 from typing import Any
 
+import event_model
+
 from .errors import FrameError
 from .paths import PathPolicy
 
@@ -23,10 +25,6 @@ class FrameRef:
     dataset: str
     start: int
     stop: int
-
-    @property
-    def count(self) -> int:
-        return self.stop - self.start
 
 
 @dataclass
@@ -91,9 +89,7 @@ class FrameIndex:
         self._resources[doc["uid"]] = doc
 
     def _add_datum(self, doc: dict[str, Any]) -> None:
-        point = doc.get("datum_kwargs", {}).get("point_number")
-        if point is not None:
-            self._datums[doc["datum_id"]] = (doc["resource"], int(point))
+        self._add_datum_page(event_model.pack_datum_page(doc))
 
     def _add_datum_page(self, doc: dict[str, Any]) -> None:
         points = doc.get("datum_kwargs", {}).get("point_number")
@@ -103,13 +99,7 @@ class FrameIndex:
             self._datums[datum_id] = (doc["resource"], int(point))
 
     def _add_event(self, doc: dict[str, Any]) -> None:
-        desc = self._descriptors.get(doc["descriptor"])
-        if desc is None:
-            return
-        for key in desc.external:
-            value = doc["data"].get(key)
-            if isinstance(value, str):
-                desc.datum_ids.setdefault(key, {})[doc["seq_num"]] = value
+        self._add_event_page(event_model.pack_event_page(doc))
 
     def _add_event_page(self, doc: dict[str, Any]) -> None:
         desc = self._descriptors.get(doc["descriptor"])

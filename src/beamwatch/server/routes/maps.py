@@ -43,11 +43,8 @@ async def get_map(run: str, field: str, request: Request, core: Core = Depends(g
         values, measured = await _roi_map(request, core, uid, field, fields, grid.spec)
     data = [[(None if not m or math.isnan(v) else v) for v, m in zip(vr, mr)]
             for vr, mr in zip(values.tolist(), measured.tolist())]
-    spec = grid.spec
     return json_response({
-        "uid": uid, "field": field, "shape": list(spec.shape),
-        "extents": [list(e) for e in spec.extents] if spec.extents else None,
-        "snaking": list(spec.snaking), "motors": list(spec.motors),
+        "uid": uid, "field": field, **grid.spec.as_dict(),
         "measured": int(measured.sum()), "num_points": (model.start or {}).get("num_points"),
         "data": data,
     })
