@@ -96,7 +96,8 @@ class FrameIndex:
         if points is None:
             return
         for datum_id, point in zip(doc["datum_id"], points, strict=True):
-            self._datums[datum_id] = (doc["resource"], int(point))
+            if point is not None:  # a datum without a point number names no frame of ours
+                self._datums[datum_id] = (doc["resource"], int(point))
 
     def _add_event(self, doc: dict[str, Any]) -> None:
         self._add_event_page(event_model.pack_event_page(doc))
