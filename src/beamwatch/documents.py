@@ -69,6 +69,11 @@ def dumps(obj: Any) -> bytes:
 loads = orjson.loads
 
 
+def frame(name: str, blob: bytes) -> bytes:
+    """``{"name": name, "doc": ...}`` as JSON around ``blob`` (a document already encoded), no re-encoding."""
+    return b'{"name":"' + name.encode() + b'","doc":' + blob + b"}"
+
+
 def jsonable(doc: dict) -> dict:
     """Return ``doc`` with numpy scalars/arrays turned into plain JSON types."""
     return orjson.loads(dumps(doc))

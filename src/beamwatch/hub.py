@@ -35,7 +35,7 @@ class Accepted:
 
     def frame(self) -> bytes:
         """``{"name": ..., "doc": ...}`` as JSON without re-encoding the doc."""
-        return b'{"name":"' + self.name.encode() + b'","doc":' + self.blob + b"}"
+        return docs.frame(self.name, self.blob)
 
 
 class Overflow(Exception):

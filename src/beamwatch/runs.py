@@ -36,7 +36,6 @@ class RunState:
     start: dict
     descriptors: dict[str, dict] = dataclasses.field(default_factory=dict)
     streams: dict[str, list[str]] = dataclasses.field(default_factory=dict)
-    events_per_stream: dict[str, int] = dataclasses.field(default_factory=dict)
     last_seq: dict[str, int] = dataclasses.field(default_factory=dict)
     gaps: dict[str, int] = dataclasses.field(default_factory=dict)
     resources: set[str] = dataclasses.field(default_factory=set)
@@ -53,7 +52,6 @@ class RunState:
         self.descriptors[doc["uid"]] = doc
         name = doc.get("name", "primary")
         self.streams.setdefault(name, []).append(doc["uid"])
-        self.events_per_stream.setdefault(name, 0)
 
     def stream_of(self, descriptor_uid: str) -> str:
         return self.descriptors[descriptor_uid].get("name", "primary")
@@ -61,7 +59,6 @@ class RunState:
     def add_events(self, descriptor_uid: str, seq_nums: list[int]) -> int:
         """Count events; return the number of seq_num gaps they reveal."""
         stream = self.stream_of(descriptor_uid)
-        self.events_per_stream[stream] = self.events_per_stream.get(stream, 0) + len(seq_nums)
         last = self.last_seq.get(descriptor_uid, 0)
         gaps = 0
         for s in seq_nums:
@@ -93,13 +90,26 @@ class RunRegistry:
 
     # ---------------------------------------------------------------- lookup
     def get(self, run_uid: str) -> RunState | None:
+        """The run's state, loaded from the archive and kept if not in memory.
+
+        Mutates the registry: only for the ingest writer thread.
+        """
         state = self.runs.get(run_uid)
         if state is None:
             state = self._load(run_uid)
+            if state is not None:
+                self._remember(state)
         return state
 
+    def peek(self, run_uid: str) -> RunState | None:
+        """Like :meth:`get`, but a run not in memory is built from the archive
+        without being kept: safe from reader threads, the registry is not touched."""
+        state = self.runs.get(run_uid)
+        return state if state is not None else self._load(run_uid)
+
     def open_runs(self) -> list[RunState]:
-        return [s for s in self.runs.values() if s.stop is None and s.active]
+        # list() first: one C-level copy, so a reader thread never iterates the dict while the writer resizes it
+        return [s for s in list(self.runs.values()) if s.stop is None and s.active]
 
     def _load(self, run_uid: str) -> RunState | None:
         found = self.archive.run_documents(
@@ -117,10 +127,9 @@ class RunRegistry:
                 state.stream_resources.add(doc["uid"])
             elif name == "stop":
                 state.stop = doc
-        state.last_seq = self.archive.last_seq(run_uid)
-        row = self.archive.run_row(run_uid) or {}
-        state.last_doc_time = row.get("last_doc_time") or state.start["time"]
-        self._remember(state)
+        if state.stop is None:  # a stopped run takes no more events: no seq_num to continue from
+            state.last_seq = self.archive.last_seq(run_uid)
+        # last_doc_time stays 0 and active False: check() sets both before status() reads them.
         return state
 
     def _remember(self, state: RunState) -> None:
@@ -147,9 +156,11 @@ class RunRegistry:
         self._closed.pop(run_uid, None)
         if state is None:
             return
-        for table in (self.descriptor_run, self.resource_run, self.stream_resource_run):
-            for key in [k for k, v in table.items() if v == run_uid]:
-                del table[key]
+        for table, keys in ((self.descriptor_run, state.descriptors), (self.resource_run, state.resources),
+                            (self.stream_resource_run, state.stream_resources)):
+            for key in keys:
+                if table.get(key) == run_uid:
+                    del table[key]
 
     def _run_via(self, table: dict[str, str], name: str, key: str) -> RunState | None:
         uid = table.get(key)

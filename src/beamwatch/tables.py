@@ -10,7 +10,7 @@ def stream_table(core, uid: str, stream: str, fields: list[str] | None) -> dict[
 
     Raises KeyError with a clear message for an unknown stream or field.
     """
-    state = core.registry.get(uid)
+    state = core.registry.peek(uid)  # a reader thread: must not mutate the registry
     descriptors = state.streams.get(stream)
     if not descriptors:
         raise KeyError(f"run {uid[:8]} has no stream {stream!r} (streams: {', '.join(state.streams) or 'none yet'})")

@@ -22,10 +22,7 @@ import asyncio
 import collections
 import logging
 
-import sqlalchemy as sa
-
 from beamwatch.analysis.model import RunModel
-from beamwatch.archive.schema import documents
 from beamwatch.follow import follow
 
 log = logging.getLogger(__name__)
@@ -64,11 +61,6 @@ class Handle:
         if self.model.last_id >= self.target_id:
             self.ready.set()
         self.changed.bump()
-
-
-def _last_id_of(archive, uid: str) -> int:
-    with archive.engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.max(documents.c.id)).where(documents.c.run_uid == uid)).scalar() or 0
 
 
 class RunsBoard:
@@ -125,7 +117,7 @@ class LiveService:
         """The live handle of run ``uid`` (most recently used); built if needed."""
         h = self.handles.get(uid)
         if h is None:
-            target = await self.core.read(_last_id_of, self.core.archive, uid)
+            target = (await self.core.read(self.core.archive.last_id, uid)) or 0
             h = self.handles.get(uid)  # another request may have built it meanwhile
             if h is None:
                 h = Handle(RunModel(uid), target)

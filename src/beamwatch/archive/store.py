@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Collection, Iterable, Iterator, Sequence
 
 import sqlalchemy as sa
 
@@ -162,35 +162,39 @@ class Archive:
                   names: Sequence[str] | None = None, descriptors: Sequence[str] | None = None,
                   ) -> list[tuple[int, str, bytes]]:
         """(id, name, json bytes) in acceptance order."""
-        q = sa.select(documents.c.id, documents.c.name, documents.c.doc).where(documents.c.id > after_id)
-        if run_uid is not None:
-            q = q.where(documents.c.run_uid == run_uid)
-        if names:
-            q = q.where(documents.c.name.in_(list(names)))
-        if descriptors:
-            q = q.where(documents.c.descriptor.in_(list(descriptors)))
-        q = q.order_by(documents.c.id)
-        if limit:
-            q = q.limit(limit)
+        q = _select_documents((documents.c.id, documents.c.name, documents.c.doc), after_id, limit,
+                              run_uid=run_uid, names=names, descriptors=descriptors)
         with self.engine.connect() as conn:
             return [tuple(r) for r in conn.execute(q)]
 
     def documents_of(self, run_uids: frozenset[str] | None, after_id: int, limit: int
                      ) -> list[tuple[int, str, str, bytes]]:
         """(id, run_uid, name, json bytes) after ``after_id`` for these runs (None: all)."""
-        q = sa.select(documents.c.id, documents.c.run_uid, documents.c.name, documents.c.doc).where(
-            documents.c.id > after_id
-        )
-        if run_uids is not None:
-            if not run_uids:
-                return []
-            q = q.where(documents.c.run_uid.in_(list(run_uids)))
+        if run_uids is not None and not run_uids:
+            return []
+        q = _select_documents((documents.c.id, documents.c.run_uid, documents.c.name, documents.c.doc),
+                              after_id, limit, run_uids=run_uids)
         with self.engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(q.order_by(documents.c.id).limit(limit))]
+            return [tuple(r) for r in conn.execute(q)]
 
-    def first_id(self, run_uid: str) -> int | None:
+    def first_id(self, run_uids: str | Iterable[str]) -> int | None:
+        """The smallest document id of one run, or of several (None: no document)."""
+        return self._id_of(sa.func.min, run_uids)
+
+    def last_id(self, run_uids: str | Iterable[str]) -> int | None:
+        """The largest document id of one run, or of several (None: no document)."""
+        return self._id_of(sa.func.max, run_uids)
+
+    def _id_of(self, agg, run_uids: str | Iterable[str]) -> int | None:
+        if isinstance(run_uids, str):
+            cond = documents.c.run_uid == run_uids
+        else:
+            run_uids = list(run_uids)
+            if not run_uids:
+                return None
+            cond = documents.c.run_uid.in_(run_uids)
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.min(documents.c.id)).where(documents.c.run_uid == run_uid)).scalar()
+            return conn.execute(sa.select(agg(documents.c.id)).where(cond)).scalar()
 
     def iter_documents(self, run_uid: str, page: int = 5000, after: int = 0,
                        **kw) -> Iterator[tuple[int, str, bytes]]:
@@ -243,8 +247,7 @@ class Archive:
             exact = conn.execute(sa.select(runs.c.uid).where(runs.c.uid == ident)).scalar()
             if exact:
                 return [exact]
-            pattern = ident.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            q = sa.select(runs.c.uid).where(runs.c.uid.like(pattern, escape="\\")).limit(5)
+            q = sa.select(runs.c.uid).where(runs.c.uid.startswith(ident, autoescape=True)).limit(5)
             return [r for (r,) in conn.execute(q)]
 
     def search(self, query: RunQuery) -> tuple[list[dict], int]:
@@ -259,8 +262,7 @@ class Archive:
             cond.append(runs.c.time_start <= query.until)
         if query.text:
             for word in query.text.lower().split():
-                pat = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-                cond.append(runs.c.search_text.like(pat, escape="\\"))
+                cond.append(runs.c.search_text.contains(word, autoescape=True))
         where = sa.and_(*cond) if cond else sa.true()
         with self.engine.connect() as conn:
             total = conn.execute(sa.select(sa.func.count()).select_from(runs).where(where)).scalar()
@@ -269,13 +271,6 @@ class Archive:
                 .limit(query.limit).offset(query.offset)
             ).mappings().all()
         return [dict(r) for r in rows], int(total or 0)
-
-    def start_doc(self, uid: str) -> dict | None:
-        with self.engine.connect() as conn:
-            blob = conn.execute(
-                sa.select(documents.c.doc).where(documents.c.run_uid == uid, documents.c.name == "start")
-            ).scalar()
-        return None if blob is None else docs.loads(blob)
 
     def run_documents(self, uid: str, names: Sequence[str]) -> list[tuple[str, dict]]:
         return [(n, docs.loads(b)) for _, n, b in self.documents(uid, names=names)]
@@ -308,8 +303,26 @@ def _insert_sqlite(conn, rows: Sequence[DocRow]) -> None:
         conn.exec_driver_sql(_SQLITE_INSERT, params)
 
 
+def _select_documents(columns, after_id: int, limit: int | None, *, run_uid: str | None = None,
+                      run_uids: Collection[str] | None = None, names: Sequence[str] | None = None,
+                      descriptors: Sequence[str] | None = None) -> sa.Select:
+    """``columns`` of the documents after ``after_id`` in id order, filtered (None/empty: no filter)."""
+    q = sa.select(*columns).where(documents.c.id > after_id)
+    if run_uid is not None:
+        q = q.where(documents.c.run_uid == run_uid)
+    if run_uids is not None:
+        q = q.where(documents.c.run_uid.in_(list(run_uids)))
+    if names:
+        q = q.where(documents.c.name.in_(list(names)))
+    if descriptors:
+        q = q.where(documents.c.descriptor.in_(list(descriptors)))
+    q = q.order_by(documents.c.id)
+    return q.limit(limit) if limit else q
+
+
 def _run_values(start: dict) -> dict:
     scan_id = start.get("scan_id")
+    blob = docs.dumps(start)
     return {
         "uid": start["uid"],
         "scan_id": scan_id if isinstance(scan_id, int) and not isinstance(scan_id, bool) else None,
@@ -319,6 +332,6 @@ def _run_values(start: dict) -> dict:
         "n_events": 0,
         "seq_gaps": 0,
         "last_doc_time": start["time"],
-        "search_text": docs.dumps(start).decode().lower(),
-        "start": docs.dumps(start),
+        "search_text": blob.decode().lower(),
+        "start": blob,
     }

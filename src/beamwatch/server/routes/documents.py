@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket
 
 from beamwatch.core import Core
 from beamwatch.follow import follow
-from beamwatch.server.deps import get_core, json_response, resolve_run, ws_core
+from beamwatch.server.deps import get_core, json_response, resolve_run
 from beamwatch.sources.codecs import DecodeError, decode_json, decode_msgpack
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ async def documents_stream(ws: WebSocket, run: str | None = Query(None)):
     ``{"name": "beamwatch.resync", ...}`` notice and is resent what it
     missed from the archive (still no gap, no duplicate).
     """
-    core = ws_core(ws)
+    core = get_core(ws)
     await ws.accept()
     if run is not None:
         try:
@@ -84,8 +84,8 @@ async def documents_stream(ws: WebSocket, run: str | None = Query(None)):
     else:
         runs = None
         open_runs = [s.uid for s in core.registry.open_runs()]
-        firsts = [f for f in [await core.read(core.archive.first_id, u) for u in open_runs] if f]
-        after = (min(firsts) - 1) if firsts else await core.read(core.archive.max_id)
+        first = await core.read(core.archive.first_id, open_runs) if open_runs else None
+        after = (first - 1) if first else await core.read(core.archive.max_id)
     resyncs: list[int] = []
 
     async def send() -> None:

@@ -54,7 +54,7 @@ async def list_runs(
 
 async def run_detail(core: Core, uid: str) -> dict:
     row = await core.read(core.archive.run_row, uid)
-    state = await core.read(core.registry.get, uid)
+    state = await core.read(core.registry.peek, uid)
     counts = await core.read(core.archive.event_counts, uid)
     out = summary(core, row)
     streams: dict[str, dict] = {}
@@ -86,7 +86,7 @@ async def run_documents(run: str, request: Request, core: Core = Depends(get_cor
             if as_msgpack:
                 yield msgpack.packb({"name": name, "doc": docs.loads(blob)})
             else:
-                yield b'{"name":"' + name.encode() + b'","doc":' + blob + b"}\n"
+                yield docs.frame(name, blob) + b"\n"
 
     media = "application/x-msgpack" if as_msgpack else "application/x-ndjson"
     return StreamingResponse(lines(), media_type=media,
