@@ -11,22 +11,25 @@ from beamwatch import __version__
 from beamwatch.config import Settings
 
 
+_DEFAULTS = Settings()
+
+
 class CliError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
 
 
 def _serve_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    p.add_argument("--data-dir", type=Path, default=Path("./beamwatch-data"),
-                   help="where the embedded archive lives (default ./beamwatch-data)")
+    p.add_argument("--host", default=_DEFAULTS.host, help="address to listen on (default %(default)s)")
+    p.add_argument("--port", type=int, default=_DEFAULTS.port, help="port (default %(default)s)")
+    p.add_argument("--data-dir", type=Path, default=_DEFAULTS.data_dir,
+                   help=f"where the embedded archive lives (default ./{_DEFAULTS.data_dir})")
     p.add_argument("--archive-url", help="SQLAlchemy URL of the archive, e.g. postgresql+psycopg://host/db "
                                          "(default: SQLite file in --data-dir)")
     p.add_argument("--zmq", action="append", default=[], metavar="HOST:PORT",
                    help="subscribe to a bluesky 0MQ Proxy out-port (repeatable)")
-    p.add_argument("--zmq-prefix", default="", help="0MQ topic prefix the Publisher uses")
-    p.add_argument("--zmq-format", choices=["msgpack", "json", "pickle"], default="msgpack",
-                   help="payload serialisation on 0MQ (default msgpack)")
+    p.add_argument("--zmq-prefix", default=_DEFAULTS.zmq_prefix.decode(), help="0MQ topic prefix the Publisher uses")
+    p.add_argument("--zmq-format", choices=["msgpack", "json", "pickle"], default=_DEFAULTS.zmq_format,
+                   help="payload serialisation on 0MQ (default %(default)s)")
     p.add_argument("--zmq-unsafe-pickle", action="store_true",
                    help="allow --zmq-format pickle (UNSAFE: anyone who can publish can run code here)")
     p.add_argument("--data-root", action="append", default=[], type=Path, metavar="DIR",
@@ -36,7 +39,7 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
-def settings_from(args: argparse.Namespace, demo: bool = False) -> Settings:
+def settings_from(args: argparse.Namespace) -> Settings:
     path_map = []
     for item in args.path_map:
         old, sep, new = item.partition("=")
@@ -47,8 +50,7 @@ def settings_from(args: argparse.Namespace, demo: bool = False) -> Settings:
         raise CliError("--zmq-format pickle runs arbitrary code from the network; add --zmq-unsafe-pickle to allow it")
     return Settings(host=args.host, port=args.port, data_dir=args.data_dir, archive_url=args.archive_url,
                     zmq=args.zmq, zmq_prefix=args.zmq_prefix.encode(), zmq_format=args.zmq_format,
-                    zmq_unsafe_pickle=args.zmq_unsafe_pickle, data_roots=args.data_root, path_map=path_map,
-                    demo=demo)
+                    zmq_unsafe_pickle=args.zmq_unsafe_pickle, data_roots=args.data_root, path_map=path_map)
 
 
 def cmd_serve(args: argparse.Namespace, demo: bool = False) -> int:
@@ -56,9 +58,7 @@ def cmd_serve(args: argparse.Namespace, demo: bool = False) -> int:
 
     from beamwatch.server.app import create_app
 
-    settings = settings_from(args, demo=demo)
-    if settings.zmq_format == "pickle":
-        logging.getLogger("beamwatch").warning("UNSAFE: unpickling 0MQ payloads from %s", settings.zmq)
+    settings = settings_from(args)  # refuses pickle without --zmq-unsafe-pickle; each 0MQ source warns of it
     app = create_app(settings)
     if demo:
         from beamwatch.demo import install
@@ -78,7 +78,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from beamwatch.client import Publisher
     from beamwatch.sources.replay import replay
 
-    items = list(_load_run(args))
+    items = _load_run(args)
     pub = Publisher(args.to)
     with tqdm(total=len(items), unit="doc", desc="replay", file=sys.stderr) as bar:
         replay(items, pub, rate=args.rate, new_uids=not args.keep_uids, progress=bar.update)
@@ -149,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     for cmd, helptext in (("replay", "replay an archived run as if live"), ("export", "export a run as JSON lines")):
         p = sub.add_parser(cmd, help=helptext)
         p.add_argument("run", help="run uid, uid prefix or scan id in the archive, or a .jsonl file")
-        p.add_argument("--data-dir", type=Path, default=Path("./beamwatch-data"))
+        p.add_argument("--data-dir", type=Path, default=_DEFAULTS.data_dir)
         p.add_argument("--archive-url")
         p.add_argument("--source", metavar="URL", help="read the run from this beamwatch server instead")
         if cmd == "replay":
@@ -169,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=getattr(args, "log_level", "info").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request of the client/demo otherwise
+    if getattr(args, "log_level", "info") != "debug":
+        logging.getLogger("bluesky").setLevel(logging.WARNING)  # two INFO lines per scan of the demo otherwise
     try:
         return args.func(args)
     except CliError as exc:

@@ -21,5 +21,3 @@ class Settings:
     stale_after: float = 3600.0  # a run with no document for this long shows "interrupted"
     data_roots: list[Path] = dataclasses.field(default_factory=list)
     path_map: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-    demo: bool = False
-    demo_loop: bool = True

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import HTTPException, Request, Response, WebSocket
+from fastapi import HTTPException, Response
+from starlette.requests import HTTPConnection
 
 from beamwatch import documents as docs
 
 from beamwatch.core import Core
 
 
-def get_core(request: Request) -> Core:
-    return request.app.state.core
+def get_core(conn: HTTPConnection) -> Core:
+    """The app's Core, for HTTP and websocket routes alike (as a dependency or called directly)."""
+    return conn.app.state.core
 
 
-def ws_core(ws: WebSocket) -> Core:
-    return ws.app.state.core
+ws_core = get_core  # older name, still used by the websocket routes
 
 
 async def resolve_run(core: Core, ident: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import httpx
 
@@ -78,11 +78,10 @@ class Renamer:
         return doc
 
 
-def replay(items: Iterable[tuple[str, dict]], send: Callable[[str, dict], None], *, rate: float | None = None,
+def replay(items: Sequence[tuple[str, dict]], send: Callable[[str, dict], None], *, rate: float | None = None,
            new_uids: bool = True, progress: Callable[[int], None] | None = None,
            sleep: Callable[[float], None] = time.sleep) -> int:
     """Send documents through ``send``. ``rate``: events/s; None: original pacing; 0: no pause."""
-    items = list(items)
     if not items or items[0][0] != "start":
         raise ValueError("a replay needs the run's documents starting with its start document")
     t0 = items[0][1]["time"]

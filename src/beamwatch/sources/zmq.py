@@ -25,7 +25,7 @@ _BATCH = 2_000
 
 
 class ZmqSource:
-    def __init__(self, address: str, prefix: bytes = b"", fmt: str = "msgpack", hwm: int = 0):
+    def __init__(self, address: str, prefix: bytes = b"", fmt: str = "msgpack"):
         if fmt not in DECODERS:
             raise ValueError(f"unknown 0MQ format {fmt!r}; use msgpack, json or pickle")
         self.address = address if "://" in address else f"tcp://{address}"
@@ -33,7 +33,6 @@ class ZmqSource:
         self.prefix = prefix
         self.fmt = fmt
         self.decode = DECODERS[fmt]
-        self.hwm = hwm  # 0 = no limit: never drop on a burst
         self.received = 0
         self.undecodable = 0
         self._frames: collections.deque[bytes] = collections.deque()
@@ -44,7 +43,7 @@ class ZmqSource:
     # receive thread ---------------------------------------------------------
     def _recv_loop(self, wake) -> None:
         sock = self._ctx.socket(zmq.SUB)
-        sock.setsockopt(zmq.RCVHWM, self.hwm)
+        sock.setsockopt(zmq.RCVHWM, 0)  # no limit: never drop on a burst
         sock.setsockopt(zmq.RCVBUF, 8 * 1024 * 1024)
         sock.setsockopt(zmq.SUBSCRIBE, self.prefix + b" " if self.prefix else b"")
         sock.connect(self.address)
