@@ -69,7 +69,7 @@ class RoiSums:
     # ------------------------------------------------------------- queries
     def detector_fields(self, run_uid: str) -> dict[str, str]:
         """{field: stream} of the run's external 2-D (or more) data keys."""
-        state = self.core.registry.get(run_uid)
+        state = self.core.registry.peek(run_uid)  # read-only: never mutates the registry off the ingest thread
         if state is None:
             return {}
         return {k: v["stream"] for k, v in detector_keys(state.descriptors.values()).items()}
@@ -112,7 +112,7 @@ class RoiSums:
     def _fill(self, run_uid: str, field: str, table: FieldSums) -> list[int]:
         """Add the sums of the frames not summed yet (call with ``table.lock`` held)."""
         index = self.frames.index(run_uid)
-        state = self.core.registry.get(run_uid)
+        state = self.core.registry.peek(run_uid)
         n = self.core.archive.event_counts(run_uid)
         n_events = sum(n.get(d, 0) for d in state.streams.get(table.stream, []))
         added = []
