@@ -106,16 +106,7 @@ export function LinePanels({ st, fields, defaultX, defaultYs }: { st: RunState; 
             <div className="vis-box" key={f} data-testid="line-panel" data-field={f} data-points={n}>
               <div className="vis-title">{label} <span className="muted">{n} points</span></div>
               <div className="vis">
-                <LineVis
-                  dataArray={ndarray(yv, [n])}
-                  domain={safeDomain(yv, scale)}
-                  scaleType={scale}
-                  abscissaParams={{ value: xv.subarray(0, n), label: xlabel }}
-                  ordinateLabel={label}
-                  showGrid
-                  ignoreValue={isBad}
-                  curveType={'OnlyLine' as any}
-                />
+                <LineOf y={yv} x={xv.subarray(0, n)} scale={scale} xlabel={xlabel} ylabel={label} />
               </div>
             </div>
           );
@@ -273,5 +264,21 @@ export function ScatterPanel({ st, axes, defaultField }: { st: RunState; axes: s
         )}
       </div>
     </section>
+  );
+}
+
+/** One live curve: y against x (same length), NaN gaps skipped, auto y range. */
+export function LineOf({ y, x, scale, xlabel, ylabel }: { y: Float64Array; x: Float64Array; scale: ScaleType.Linear | ScaleType.Log; xlabel: string; ylabel: string }) {
+  return (
+    <LineVis
+      dataArray={ndarray(y, [y.length])}
+      domain={safeDomain(y, scale)}
+      scaleType={scale}
+      abscissaParams={{ value: x, label: xlabel }}
+      ordinateLabel={ylabel}
+      showGrid
+      ignoreValue={isBad}
+      curveType={'OnlyLine' as any}
+    />
   );
 }

@@ -3,13 +3,12 @@
  * the total (each with its own colour scale), otherwise one line plot per
  * ROI and the total. Data: the live channel's `roisums` messages.
  */
-import { LineVis, ScaleType, type ColorMap, type ColorScaleType } from '@h5web/lib';
-import ndarray from 'ndarray';
+import { ScaleType, type ColorMap, type ColorScaleType } from '@h5web/lib';
 import { useMemo, useState } from 'react';
 import type { GridSpec } from '../lib/grid';
 import { TOTAL_COLOUR, alignedColumns, isTotal, placeOnGrid, roiColour, type FieldSums } from '../lib/roisums';
 import type { RunState } from '../lib/runstate';
-import { ColourControls, MapView, XSelect, isBad, safeDomain, xValues } from './Plots';
+import { ColourControls, LineOf, MapView, XSelect, safeDomain, xValues } from './Plots';
 
 export function RoiSumPanels({ st, defaultX }: { st: RunState; defaultX: string }) {
   const fields = [...st.roisums.fields.entries()].filter(([, fs]) => fs.names.length);
@@ -118,16 +117,7 @@ function RoiLines({ st, field, fs, defaultX }: { st: RunState; field: string; fs
               <div className="vis-title" style={{ color: colourOf(fs, name) }}>{name} <span className="muted">{finite} points</span></div>
               <div className="vis">
                 {n > 0 ? (
-                  <LineVis
-                    dataArray={ndarray(y.subarray(0, n), [n])}
-                    domain={safeDomain(y.subarray(0, n), scale)}
-                    scaleType={scale}
-                    abscissaParams={{ value: xv.subarray(0, n), label: xlabel }}
-                    ordinateLabel={name}
-                    showGrid
-                    ignoreValue={isBad}
-                    curveType={'OnlyLine' as any}
-                  />
+                  <LineOf y={y.subarray(0, n)} x={xv.subarray(0, n)} scale={scale} xlabel={xlabel} ylabel={name} />
                 ) : (
                   <p className="muted">Waiting for the first sum…</p>
                 )}
