@@ -266,3 +266,16 @@ def _belongs(item, uid, items):
         return doc["run_start"] == uid
     descs = {d["uid"] for n, d in items if n == "descriptor" and d["run_start"] == uid}
     return doc.get("descriptor") in descs
+
+
+def test_free_text_search_does_not_match_inside_uids(any_server):
+    """Search is over the metadata a person wrote; random uid hex must not match a word like 'ada' or 'fade'."""
+    import event_model
+
+    url = any_server.url
+    run = event_model.compose_run(uid="fade0000-1111-2222-3333-444455556666", metadata={"sample": "quartz"})
+    r = post_documents(url, [("start", run.start_doc), ("stop", run.compose_stop())])
+    assert r.status_code == 200, r.text
+    found = lambda q: httpx.get(f"{url}/api/v1/runs", params={"q": q}).json()["total"]  # noqa: E731
+    assert found("fade") == 0 and found("quartz") == 1
+    assert httpx.get(f"{url}/api/v1/runs/fade0000").json()["uid"] == run.start_doc["uid"]  # uids: by prefix

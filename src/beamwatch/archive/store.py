@@ -332,6 +332,8 @@ def _run_values(start: dict) -> dict:
         "n_events": 0,
         "seq_gaps": 0,
         "last_doc_time": start["time"],
-        "search_text": blob.decode().lower(),
+        # the metadata a person searches; not the uid, whose random hex would match words like "ada"
+        # (uids are found by prefix, see resolve())
+        "search_text": docs.dumps({k: v for k, v in start.items() if k != "uid"}).decode().lower(),
         "start": blob,
     }
